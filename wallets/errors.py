@@ -1,0 +1,83 @@
+"""Domain errors: every refusal a service can make, with the API code and HTTP status it maps to.
+
+Services raise `DomainError`; they never raise DRF exceptions. The API exception handler renders
+them as `{"code", "message"[, "fields"]}` in both dialects.
+"""
+from enum import Enum
+
+
+class ErrorCode(str, Enum):
+    VALIDATION_ERROR = "validation_error"
+    UNSUPPORTED_CURRENCY = "unsupported_currency"
+    INSUFFICIENT_BALANCE = "insufficient_balance"
+    INSUFFICIENT_HELD = "insufficient_held_balance"
+    CAPTURE_EXCEEDS_HOLD = "capture_exceeds_hold"
+    HOLD_NOT_ACTIVE = "hold_not_active"
+    HOLD_NOT_FOUND = "hold_not_found"
+    WALLET_SUSPENDED = "wallet_suspended"
+    WALLET_NOT_FOUND = "wallet_not_found"
+    WALLET_EXISTS = "wallet_exists"
+    ACCOUNT_NOT_FOUND = "account_not_found"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    UNBALANCED_TRANSACTION = "unbalanced_transaction"
+    TRANSACTION_NOT_FOUND = "transaction_not_found"
+    ALREADY_REVERSED = "already_reversed"
+    DUPLICATE_EXTERNAL_KEY = "duplicate_external_key"
+    USER_NOT_FOUND = "user_not_found"
+    NOT_AUTHENTICATED = "not_authenticated"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    MALFORMED_JSON = "malformed_json"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    RATE_LIMITED = "rate_limited"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use"
+    IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid"
+    SERVER_ERROR = "server_error"
+
+
+DEFAULT_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.VALIDATION_ERROR: 400,
+    ErrorCode.UNSUPPORTED_CURRENCY: 400,
+    ErrorCode.INSUFFICIENT_BALANCE: 400,
+    ErrorCode.INSUFFICIENT_HELD: 400,
+    ErrorCode.CAPTURE_EXCEEDS_HOLD: 400,
+    ErrorCode.HOLD_NOT_ACTIVE: 409,
+    ErrorCode.HOLD_NOT_FOUND: 404,
+    ErrorCode.WALLET_SUSPENDED: 403,
+    ErrorCode.WALLET_NOT_FOUND: 404,
+    ErrorCode.WALLET_EXISTS: 409,
+    ErrorCode.ACCOUNT_NOT_FOUND: 404,
+    ErrorCode.CURRENCY_MISMATCH: 400,
+    ErrorCode.UNBALANCED_TRANSACTION: 400,
+    ErrorCode.TRANSACTION_NOT_FOUND: 404,
+    ErrorCode.ALREADY_REVERSED: 409,
+    ErrorCode.DUPLICATE_EXTERNAL_KEY: 409,
+    ErrorCode.USER_NOT_FOUND: 404,
+    ErrorCode.NOT_AUTHENTICATED: 401,
+    ErrorCode.PERMISSION_DENIED: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.MALFORMED_JSON: 400,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
+    ErrorCode.IDEMPOTENCY_KEY_IN_USE: 409,
+    ErrorCode.IDEMPOTENCY_KEY_INVALID: 400,
+    ErrorCode.SERVER_ERROR: 500,
+}
+
+
+class DomainError(Exception):
+    """A refusal by the domain: a stable code, a human sentence, and the HTTP status it maps to."""
+
+    def __init__(self, code: ErrorCode, message: str, *, status: int | None = None, fields=None):
+        super().__init__(message)
+        self.code = ErrorCode(code)
+        self.message = message
+        self.status = status if status is not None else DEFAULT_STATUS[self.code]
+        self.fields = fields
+
+    def __repr__(self) -> str:
+        return f"DomainError({self.code.value!r}, {self.message!r})"

@@ -1,0 +1,309 @@
+"""The posting engine: turns legs into one balanced journal transaction and keeps wallet balances.
+
+`post()` is the only code that writes entries or changes a wallet's cached balances. On PostgreSQL
+it calls the `ledger_post` function (see migration 0002): one round trip locks every wallet leg in
+primary-key order with a conditional UPDATE (overdraft, held and status checks against the locked
+row), then inserts the transaction and its entries. Elsewhere (the SQLite quick start) the same
+rules run in Python inside one IMMEDIATE transaction.
+"""
+import json
+import random
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import timezone
+from uuid6 import uuid7
+
+from wallets.errors import DomainError, ErrorCode
+from wallets.models import Account, Entry, JournalTransaction
+from wallets.money import CURRENCIES, currency_exponent
+
+AVAILABLE = Entry.Bucket.AVAILABLE
+HELD = Entry.Bucket.HELD
+_SYSTEM_NAMESPACE = uuid.UUID("6f1c54f4-3b1e-4c52-9a55-2f2d6c0f9a11")
+_MAX_ABS = Decimal(10) ** 17
+
+
+def system_account_id(code: str, currency: str, stripe: int) -> uuid.UUID:
+    """Stable id of one stripe of a system account, computable without a query."""
+    return uuid.uuid5(_SYSTEM_NAMESPACE, f"{code}:{currency}:{stripe}")
+
+
+def system_account(code: str, currency: str) -> uuid.UUID:
+    """One stripe of a system account, picked at random so concurrent postings spread out."""
+    return system_account_id(code, currency, random.randrange(settings.LEDGER_SYSTEM_STRIPES))
+
+
+def ensure_system_accounts(using: str = "default") -> None:
+    """Create every stripe of every system account in every currency (idempotent)."""
+    rows = [
+        Account(
+            id=system_account_id(code, currency, stripe),
+            kind=Account.Kind.SYSTEM,
+            system_code=code,
+            currency=currency,
+            stripe=stripe,
+        )
+        for code in Account.System.values
+        for currency in CURRENCIES
+        for stripe in range(settings.LEDGER_SYSTEM_STRIPES)
+    ]
+    Account.objects.using(using).bulk_create(rows, ignore_conflicts=True)
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One side of a posting: `amount` (signed) on one part of one account, with its meaning."""
+
+    account_id: uuid.UUID
+    currency: str
+    amount: Decimal
+    type: str
+    bucket: int = AVAILABLE
+    is_wallet: bool = True
+    # Debits of a wallet's available part always need an active wallet; a service may ask it of
+    # other legs too (a user-initiated deposit).
+    require_active: bool = False
+
+    @property
+    def needs_active(self) -> bool:
+        return self.require_active or (self.is_wallet and self.bucket == AVAILABLE and self.amount < 0)
+
+
+@dataclass(frozen=True)
+class Posted:
+    transaction_id: uuid.UUID
+    created_at: datetime
+    balances: dict[uuid.UUID, tuple[Decimal, Decimal]] = field(default_factory=dict)
+
+    def balance(self, account_id: uuid.UUID) -> Decimal:
+        return self.balances[account_id][0]
+
+    def held(self, account_id: uuid.UUID) -> Decimal:
+        return self.balances[account_id][1]
+
+
+def _check_legs(legs: list[Leg]) -> None:
+    if len(legs) < 2:
+        raise ValueError("a journal transaction needs at least two legs")
+    sums: dict[str, Decimal] = defaultdict(Decimal)
+    for leg in legs:
+        exponent = currency_exponent(leg.currency)
+        if not isinstance(leg.amount, Decimal) or not leg.amount.is_finite() or leg.amount == 0:
+            raise ValueError(f"leg amount must be a non-zero finite Decimal: {leg.amount!r}")
+        if abs(leg.amount) > _MAX_ABS or leg.amount.normalize().as_tuple().exponent < -exponent:
+            raise ValueError(f"leg amount {leg.amount} does not fit {leg.currency}")
+        sums[leg.currency] += leg.amount
+    unbalanced = {currency: total for currency, total in sums.items() if total != 0}
+    if unbalanced:
+        raise ValueError(f"unbalanced legs: {unbalanced}")
+
+
+def _engine() -> str:
+    configured = settings.LEDGER_ENGINE
+    if configured == "auto":
+        return "function" if connection.vendor == "postgresql" else "python"
+    return configured
+
+
+def post(
+    *,
+    kind: str,
+    legs: list[Leg],
+    description: str = "",
+    reference_type: str | None = None,
+    reference_id: str | None = None,
+    external_key: str | None = None,
+    reverses: uuid.UUID | None = None,
+    metadata: dict | None = None,
+    created_by: uuid.UUID | None = None,
+) -> Posted:
+    """Post one balanced journal transaction, or raise `DomainError` and change nothing."""
+    _check_legs(legs)
+    header = {
+        "id": uuid7(),
+        "kind": kind,
+        "description": description[:255],
+        "reference_type": reference_type,
+        "reference_id": None if reference_id is None else str(reference_id),
+        "external_key": external_key,
+        "reverses": reverses,
+        "metadata": metadata or {},
+        "created_by": created_by,
+    }
+    try:
+        if _engine() == "function":
+            return _post_function(header, legs)
+        return _post_python(header, legs)
+    except IntegrityError as exc:
+        raise _integrity_error(exc, header) from exc
+
+
+def _integrity_error(exc: IntegrityError, header: dict) -> Exception:
+    text = str(exc)
+    if header["external_key"] and "external_key" in text:
+        return DomainError(
+            ErrorCode.DUPLICATE_EXTERNAL_KEY, f"{header['external_key']} has already been posted."
+        )
+    if header["reverses"] and "reverses" in text:
+        return DomainError(ErrorCode.ALREADY_REVERSED, "This transaction has already been reversed.")
+    return exc
+
+
+# PostgreSQL: one call of the ledger_post function.
+
+_FUNCTION_ERRORS = {
+    "WL001": ErrorCode.INSUFFICIENT_BALANCE,
+    "WL002": ErrorCode.WALLET_SUSPENDED,
+    "WL003": ErrorCode.ACCOUNT_NOT_FOUND,
+    "WL004": ErrorCode.INSUFFICIENT_HELD,
+    "WL005": ErrorCode.CURRENCY_MISMATCH,
+}
+
+_POST_SQL = (
+    "SELECT o_created_at, o_accounts, o_balances, o_helds FROM ledger_post("
+    "%s::uuid, %s, %s, %s, %s, %s, %s::uuid, %s::jsonb, %s::uuid, "
+    "%s::uuid[], %s::text[], %s::smallint[], %s::numeric[], %s::text[], %s::boolean[], %s::boolean[])"
+)
+
+
+def _post_function(header: dict, legs: list[Leg]) -> Posted:
+    params = [
+        header["id"],
+        header["kind"],
+        header["description"],
+        header["reference_type"],
+        header["reference_id"],
+        header["external_key"],
+        header["reverses"],
+        json.dumps(header["metadata"]),
+        header["created_by"],
+        [leg.account_id for leg in legs],
+        [leg.currency for leg in legs],
+        [int(leg.bucket) for leg in legs],
+        [leg.amount for leg in legs],
+        [leg.type for leg in legs],
+        [leg.is_wallet for leg in legs],
+        [leg.needs_active for leg in legs],
+    ]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_POST_SQL, params)
+            created_at, accounts, balances, helds = cursor.fetchone()
+    except IntegrityError:
+        raise  # handled by post()
+    except DatabaseError as exc:
+        sqlstate = getattr(exc.__cause__, "sqlstate", None)
+        code = _FUNCTION_ERRORS.get(sqlstate)
+        if code is None:
+            raise
+        raise _refusal(code) from exc
+    return Posted(
+        transaction_id=header["id"],
+        created_at=created_at,
+        balances={a: (b, h) for a, b, h in zip(accounts or [], balances or [], helds or [])},
+    )
+
+
+def _refusal(code: ErrorCode) -> DomainError:
+    messages = {
+        ErrorCode.INSUFFICIENT_BALANCE: "The wallet's available balance is too low for this amount.",
+        ErrorCode.WALLET_SUSPENDED: "The wallet is suspended.",
+        ErrorCode.ACCOUNT_NOT_FOUND: "The wallet does not exist.",
+        ErrorCode.INSUFFICIENT_HELD: "The wallet's held balance is too low for this amount.",
+        ErrorCode.CURRENCY_MISMATCH: "The amount's currency is not the wallet's currency.",
+    }
+    if code == ErrorCode.ACCOUNT_NOT_FOUND:
+        return DomainError(ErrorCode.WALLET_NOT_FOUND, messages[code])
+    return DomainError(code, messages[code])
+
+
+# Portable: the same rules in Python, used on SQLite (whose IMMEDIATE transactions serialize writers).
+
+
+def _post_python(header: dict, legs: list[Leg]) -> Posted:
+    deltas: dict[uuid.UUID, dict] = {}
+    for leg in legs:
+        if not leg.is_wallet:
+            continue
+        d = deltas.setdefault(
+            leg.account_id,
+            {"currency": leg.currency, "total": Decimal(0), "held": Decimal(0), "avail": Decimal(0), "active": False},
+        )
+        if d["currency"] != leg.currency:
+            raise _refusal(ErrorCode.CURRENCY_MISMATCH)
+        d["total"] += leg.amount
+        d["held" if leg.bucket == HELD else "avail"] += leg.amount
+        d["active"] = d["active"] or leg.needs_active
+
+    with transaction.atomic():
+        locked = {
+            account.id: account
+            for account in Account.objects.select_for_update()
+            .filter(id__in=sorted(deltas))
+            .order_by("id")
+        }
+        system_ids = {leg.account_id for leg in legs if not leg.is_wallet}
+        systems = {a.id: a for a in Account.objects.filter(id__in=system_ids)}
+        for leg in legs:
+            if not leg.is_wallet:
+                account = systems.get(leg.account_id)
+                if account is None or account.kind != Account.Kind.SYSTEM:
+                    raise _refusal(ErrorCode.ACCOUNT_NOT_FOUND)
+                if account.currency != leg.currency:
+                    raise _refusal(ErrorCode.CURRENCY_MISMATCH)
+        now = timezone.now()
+        balances: dict[uuid.UUID, tuple[Decimal, Decimal]] = {}
+        for account_id in sorted(deltas):
+            d = deltas[account_id]
+            account = locked.get(account_id)
+            if account is None or account.kind != Account.Kind.WALLET:
+                raise _refusal(ErrorCode.ACCOUNT_NOT_FOUND)
+            if account.currency != d["currency"]:
+                raise _refusal(ErrorCode.CURRENCY_MISMATCH)
+            if d["active"] and account.status != Account.Status.ACTIVE:
+                raise _refusal(ErrorCode.WALLET_SUSPENDED)
+            new_balance = account.balance + d["total"]
+            new_held = account.held_balance + d["held"]
+            if new_held < 0:
+                raise _refusal(ErrorCode.INSUFFICIENT_HELD)
+            if d["avail"] < 0 and new_balance - new_held < -account.credit_limit:
+                raise _refusal(ErrorCode.INSUFFICIENT_BALANCE)
+            Account.objects.filter(id=account_id).update(
+                balance=new_balance, held_balance=new_held, updated_at=now
+            )
+            balances[account_id] = (new_balance, new_held)
+        JournalTransaction.objects.create(
+            id=header["id"],
+            kind=header["kind"],
+            description=header["description"],
+            reference_type=header["reference_type"],
+            reference_id=header["reference_id"],
+            external_key=header["external_key"],
+            reverses_id=header["reverses"],
+            metadata=header["metadata"],
+            created_by_id=header["created_by"],
+            created_at=now,
+        )
+        Entry.objects.bulk_create(
+            [
+                Entry(
+                    transaction_id=header["id"],
+                    account_id=leg.account_id,
+                    currency=leg.currency,
+                    bucket=leg.bucket,
+                    amount=leg.amount,
+                    type=leg.type,
+                    balance_after=balances[leg.account_id][0] if leg.is_wallet else None,
+                    held_after=balances[leg.account_id][1] if leg.is_wallet else None,
+                    created_at=now,
+                )
+                for leg in legs
+            ]
+        )
+    return Posted(transaction_id=header["id"], created_at=now, balances=balances)

@@ -1,0 +1,285 @@
+"""The core tables: users, ledger accounts (user wallets and system accounts), journal transactions,
+their entries, holds, API keys and stored idempotent responses.
+
+Ledger rules (SPEC §2) are enforced by the database where it can: CHECK constraints on accounts,
+and on PostgreSQL triggers that refuse UPDATE/DELETE of ledger rows and an unbalanced transaction
+at commit (see migrations). No business logic lives here; writes go through `wallets.services`.
+"""
+import uuid
+from decimal import Decimal
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models import F, Q
+from uuid6 import uuid7
+
+from wallets.money import CURRENCY_CHOICES
+
+MONEY = {"max_digits": 24, "decimal_places": 6}
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, username=None, password=None, **extra):
+        user = self.model(username=username or None, **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, username, password=None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(username=username, password=password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """Anyone who owns money here: a WeBuddy user or expert, a TMR Land user, or staff."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    username = models.CharField(max_length=150, unique=True, null=True, blank=True)
+    phone_number = models.CharField(max_length=16, unique=True, null=True, blank=True)
+    name = models.CharField(max_length=200, blank=True, default="")
+    max_credits = models.DecimalField(**MONEY, default=Decimal("0"))
+    settings = models.JSONField(default=dict, blank=True)
+    is_staff = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "username"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(max_credits__gte=0), name="user_max_credits_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.username or self.phone_number or str(self.id)
+
+
+class Account(models.Model):
+    """A ledger account. Kind `wallet`: one per user and currency, with cached balances updated under
+    a row lock. Kind `system`: gateway clearing, payout clearing, platform revenue, adjustments; split
+    into stripes and never cached, so no single row is touched by every posting."""
+
+    class Kind(models.TextChoices):
+        WALLET = "wallet"
+        SYSTEM = "system"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        SUSPENDED = "suspended"
+
+    class System(models.TextChoices):
+        GATEWAY_CLEARING = "gateway_clearing"
+        PAYOUT_CLEARING = "payout_clearing"
+        PLATFORM_REVENUE = "platform_revenue"
+        ADJUSTMENTS = "adjustments"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.WALLET)
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts")
+    system_code = models.CharField(max_length=32, choices=System.choices, null=True, blank=True)
+    stripe = models.PositiveSmallIntegerField(default=0)
+    currency = models.CharField(max_length=4, choices=CURRENCY_CHOICES)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    # Cached totals: `balance` includes the held part; available = balance - held_balance.
+    balance = models.DecimalField(**MONEY, default=Decimal("0"))
+    held_balance = models.DecimalField(**MONEY, default=Decimal("0"))
+    credit_limit = models.DecimalField(**MONEY, default=Decimal("0"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "currency"], condition=Q(kind="wallet"), name="account_one_wallet_per_currency"
+            ),
+            models.UniqueConstraint(
+                fields=["system_code", "currency", "stripe"],
+                condition=Q(kind="system"),
+                name="account_system_stripe_unique",
+            ),
+            models.UniqueConstraint(fields=["id", "currency"], name="account_id_currency_unique"),
+            models.CheckConstraint(condition=Q(held_balance__gte=0), name="account_held_non_negative"),
+            models.CheckConstraint(condition=Q(credit_limit__gte=0), name="account_credit_limit_non_negative"),
+            models.CheckConstraint(
+                condition=Q(balance__gte=F("held_balance") - F("credit_limit")),
+                name="account_available_within_credit_limit",
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="wallet", user__isnull=False, system_code__isnull=True))
+                | Q(kind="system", user__isnull=True, system_code__isnull=False, balance=0, held_balance=0),
+                name="account_kind_shape",
+            ),
+        ]
+
+    @property
+    def available_balance(self) -> Decimal:
+        return self.balance - self.held_balance
+
+    @property
+    def is_wallet(self) -> bool:
+        return self.kind == self.Kind.WALLET
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.SYSTEM:
+            return f"system:{self.system_code}:{self.currency}#{self.stripe}"
+        return f"wallet:{self.user_id}:{self.currency}"
+
+
+class JournalTransaction(models.Model):
+    """One money movement: two or more entries summing to zero per currency. Append-only."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    kind = models.CharField(max_length=32)
+    description = models.CharField(max_length=255, blank=True, default="")
+    reference_type = models.CharField(max_length=32, null=True, blank=True)
+    reference_id = models.CharField(max_length=64, null=True, blank=True)
+    # A natural key (a gateway payment id, a settlement) that may be posted only once.
+    external_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["reference_type", "reference_id"], name="txn_reference_idx"),
+            models.Index(fields=["created_at"], name="txn_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id}"
+
+
+class Entry(models.Model):
+    """One leg of a journal transaction on one part (available or held) of one account. Append-only.
+
+    `type` is what the leg means to the account's owner (deposit, freeze, credit, fee, ...);
+    `balance_after`/`held_after` are the wallet's cached totals right after the posting (wallets only).
+    """
+
+    class Bucket(models.IntegerChoices):
+        AVAILABLE = 0
+        HELD = 1
+
+    id = models.BigAutoField(primary_key=True)
+    transaction = models.ForeignKey(JournalTransaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    currency = models.CharField(max_length=4, choices=CURRENCY_CHOICES)
+    bucket = models.SmallIntegerField(choices=Bucket.choices, default=Bucket.AVAILABLE)
+    amount = models.DecimalField(**MONEY)
+    type = models.CharField(max_length=16)
+    balance_after = models.DecimalField(**MONEY, null=True, blank=True)
+    held_after = models.DecimalField(**MONEY, null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "entries"
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_non_zero"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "created_at", "id"], name="entry_account_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} on {self.account_id}"
+
+
+class Hold(models.Model):
+    """Money moved from a wallet's available part to its held part, awaiting capture or release."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        CAPTURED = "captured"
+        RELEASED = "released"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")
+    currency = models.CharField(max_length=4, choices=CURRENCY_CHOICES)
+    amount = models.DecimalField(**MONEY)
+    captured = models.DecimalField(**MONEY, default=Decimal("0"))
+    released = models.DecimalField(**MONEY, default=Decimal("0"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    reference_type = models.CharField(max_length=32, null=True, blank=True)
+    reference_id = models.CharField(max_length=64, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="hold_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(captured__gte=0, released__gte=0, amount__gte=F("captured") + F("released")),
+                name="hold_parts_within_amount",
+            ),
+        ]
+        indexes = [models.Index(fields=["reference_type", "reference_id"], name="hold_reference_idx")]
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.amount - self.captured - self.released
+
+
+class ApiKey(models.Model):
+    """A partner or platform credential. Only a SHA-256 of the secret is stored; the prefix finds it."""
+
+    class Scope(models.TextChoices):
+        WEBUDDY = "webuddy"
+        TMR = "tmr"
+
+    id = models.BigAutoField(primary_key=True)
+    name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.scope}, {self.prefix}…)"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to (client, Idempotency-Key), kept for replay for 24 hours."""
+
+    id = models.BigAutoField(primary_key=True)
+    client = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=255)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.TextField()  # the rendered JSON, replayed byte for byte
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "key"], name="idempotency_client_key_unique")]
+
+
+class ReconcileRun(models.Model):
+    """The outcome of one `reconcile` run, for operators and the back-office dashboard."""
+
+    id = models.BigAutoField(primary_key=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    ok = models.BooleanField()
+    accounts_checked = models.PositiveIntegerField()
+    transactions_checked = models.PositiveIntegerField()
+    problems = models.JSONField(default=list)

@@ -1,0 +1,61 @@
+"""Money primitives: currencies, their exponents, and the one parser every amount goes through.
+
+Amounts are `Decimal` end to end. An amount that does not fit its currency is refused, never rounded.
+"""
+from decimal import Decimal, InvalidOperation
+
+from wallets.errors import DomainError, ErrorCode
+
+CURRENCY_EXPONENTS: dict[str, int] = {"INR": 2, "USD": 2, "USDC": 6}
+CURRENCIES = tuple(CURRENCY_EXPONENTS)
+CURRENCY_CHOICES = [(code, code) for code in CURRENCIES]
+MAX_AMOUNT = Decimal(10) ** 12
+ZERO = Decimal(0)
+
+
+def currency_exponent(currency: str) -> int:
+    try:
+        return CURRENCY_EXPONENTS[currency]
+    except KeyError:
+        raise DomainError(
+            ErrorCode.UNSUPPORTED_CURRENCY,
+            f"Currency {currency!r} is not supported; use one of {', '.join(CURRENCIES)}.",
+        ) from None
+
+
+def quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-currency_exponent(currency))
+
+
+def as_currency(value: Decimal, currency: str) -> Decimal:
+    """Present a stored value with its currency's exponent (stored values are always exact)."""
+    return Decimal(value).quantize(quantum(currency))
+
+
+def _invalid(message: str, field: str) -> DomainError:
+    return DomainError(ErrorCode.VALIDATION_ERROR, message, fields={field: [message]})
+
+
+def parse_amount(value, currency: str, *, field: str = "amount", allow_zero: bool = False) -> Decimal:
+    """Turn an API value into an exact positive amount of `currency`, or refuse it.
+
+    Accepts JSON numbers (int or Decimal, never float: the JSON parser yields Decimal) and Decimals.
+    Refuses strings, booleans, NaN/Infinity, zero or negative amounts, more decimals than the
+    currency has, and anything above 10^12.
+    """
+    exponent = currency_exponent(currency)
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise _invalid("Must be a number.", field)
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, ValueError):
+        raise _invalid("Must be a number.", field) from None
+    if not amount.is_finite():
+        raise _invalid("Must be a finite number.", field)
+    if amount < 0 or (amount == 0 and not allow_zero):
+        raise _invalid("Must be greater than 0." if not allow_zero else "Must not be negative.", field)
+    if amount > MAX_AMOUNT:
+        raise _invalid(f"Must not exceed {MAX_AMOUNT:,}.", field)
+    if amount.normalize().as_tuple().exponent < -exponent:
+        raise _invalid(f"{currency} amounts have at most {exponent} decimal places.", field)
+    return amount.quantize(quantum(currency))
