@@ -15,3 +15,4 @@ class WalletsConfig(AppConfig):
     def ready(self):
         # After every migrate and flush, so the system accounts' stable ids always resolve.
         post_migrate.connect(_ensure_system_accounts, sender=self)
+        from wallets.api import schema  # noqa: F401  (registers the OpenAPI auth extension)

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from uuid6 import uuid7
 
@@ -136,37 +136,23 @@ def post(
         "metadata": metadata or {},
         "created_by": created_by,
     }
-    try:
-        if _engine() == "function":
-            return _post_function(header, legs)
-        return _post_python(header, legs)
-    except IntegrityError as exc:
-        raise _integrity_error(exc, header) from exc
-
-
-def _integrity_error(exc: IntegrityError, header: dict) -> Exception:
-    text = str(exc)
-    if header["external_key"] and "external_key" in text:
-        return DomainError(
-            ErrorCode.DUPLICATE_EXTERNAL_KEY, f"{header['external_key']} has already been posted."
-        )
-    if header["reverses"] and "reverses" in text:
-        return DomainError(ErrorCode.ALREADY_REVERSED, "This transaction has already been reversed.")
-    return exc
+    if _engine() == "function":
+        return _post_function(header, legs)
+    return _post_python(header, legs)
 
 
 # PostgreSQL: one call of the ledger_post function.
 
 _FUNCTION_ERRORS = {
-    "WL001": ErrorCode.INSUFFICIENT_BALANCE,
-    "WL002": ErrorCode.WALLET_SUSPENDED,
-    "WL003": ErrorCode.ACCOUNT_NOT_FOUND,
-    "WL004": ErrorCode.INSUFFICIENT_HELD,
-    "WL005": ErrorCode.CURRENCY_MISMATCH,
+    "insufficient_balance": ErrorCode.INSUFFICIENT_BALANCE,
+    "wallet_suspended": ErrorCode.WALLET_SUSPENDED,
+    "account_not_found": ErrorCode.ACCOUNT_NOT_FOUND,
+    "insufficient_held_balance": ErrorCode.INSUFFICIENT_HELD,
+    "currency_mismatch": ErrorCode.CURRENCY_MISMATCH,
 }
 
 _POST_SQL = (
-    "SELECT o_created_at, o_accounts, o_balances, o_helds FROM ledger_post("
+    "SELECT o_error, o_created_at, o_accounts, o_balances, o_helds FROM ledger_post("
     "%s::uuid, %s, %s, %s, %s, %s, %s::uuid, %s::jsonb, %s::uuid, "
     "%s::uuid[], %s::text[], %s::smallint[], %s::numeric[], %s::text[], %s::boolean[], %s::boolean[])"
 )
@@ -183,7 +169,7 @@ def _post_function(header: dict, legs: list[Leg]) -> Posted:
         header["reverses"],
         json.dumps(header["metadata"]),
         header["created_by"],
-        [leg.account_id for leg in legs],
+        [str(leg.account_id) for leg in legs],
         [leg.currency for leg in legs],
         [int(leg.bucket) for leg in legs],
         [leg.amount for leg in legs],
@@ -191,35 +177,35 @@ def _post_function(header: dict, legs: list[Leg]) -> Posted:
         [leg.is_wallet for leg in legs],
         [leg.needs_active for leg in legs],
     ]
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(_POST_SQL, params)
-            created_at, accounts, balances, helds = cursor.fetchone()
-    except IntegrityError:
-        raise  # handled by post()
-    except DatabaseError as exc:
-        sqlstate = getattr(exc.__cause__, "sqlstate", None)
-        code = _FUNCTION_ERRORS.get(sqlstate)
-        if code is None:
-            raise
-        raise _refusal(code) from exc
+    with connection.cursor() as cursor:
+        cursor.execute(_POST_SQL, params)
+        error, created_at, accounts, balances, helds = cursor.fetchone()
+    if error == "duplicate":
+        raise _duplicate(header)
+    if error is not None:
+        raise _refusal(_FUNCTION_ERRORS[error])
     return Posted(
         transaction_id=header["id"],
         created_at=created_at,
-        balances={a: (b, h) for a, b, h in zip(accounts or [], balances or [], helds or [])},
+        balances={a: (b, h) for a, b, h in zip(accounts, balances, helds)},
     )
+
+
+def _duplicate(header: dict) -> DomainError:
+    if header["external_key"] and JournalTransaction.objects.filter(external_key=header["external_key"]).exists():
+        return DomainError(ErrorCode.DUPLICATE_EXTERNAL_KEY, f"{header['external_key']} has already been posted.")
+    return DomainError(ErrorCode.ALREADY_REVERSED, "This transaction has already been reversed.")
 
 
 def _refusal(code: ErrorCode) -> DomainError:
     messages = {
         ErrorCode.INSUFFICIENT_BALANCE: "The wallet's available balance is too low for this amount.",
         ErrorCode.WALLET_SUSPENDED: "The wallet is suspended.",
-        ErrorCode.ACCOUNT_NOT_FOUND: "The wallet does not exist.",
         ErrorCode.INSUFFICIENT_HELD: "The wallet's held balance is too low for this amount.",
         ErrorCode.CURRENCY_MISMATCH: "The amount's currency is not the wallet's currency.",
     }
     if code == ErrorCode.ACCOUNT_NOT_FOUND:
-        return DomainError(ErrorCode.WALLET_NOT_FOUND, messages[code])
+        return DomainError(ErrorCode.WALLET_NOT_FOUND, "The wallet does not exist.")
     return DomainError(code, messages[code])
 
 
@@ -278,6 +264,10 @@ def _post_python(header: dict, legs: list[Leg]) -> Posted:
                 balance=new_balance, held_balance=new_held, updated_at=now
             )
             balances[account_id] = (new_balance, new_held)
+        if (header["external_key"] and JournalTransaction.objects.filter(external_key=header["external_key"]).exists()) or (
+            header["reverses"] and JournalTransaction.objects.filter(reverses_id=header["reverses"]).exists()
+        ):
+            raise _duplicate(header)
         JournalTransaction.objects.create(
             id=header["id"],
             kind=header["kind"],

@@ -24,9 +24,8 @@ CREATE TRIGGER journaltransaction_append_only BEFORE UPDATE OR DELETE ON wallets
     FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
 
 -- At commit, every journal transaction has two or more entries summing to zero per currency.
-CREATE FUNCTION ledger_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION ledger_check_balanced(v_txn uuid) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-    v_txn uuid := CASE TG_TABLE_NAME WHEN 'wallets_entry' THEN NEW.transaction_id ELSE NEW.id END;
     v_count bigint;
     v_unbalanced boolean;
 BEGIN
@@ -37,32 +36,40 @@ BEGIN
         RAISE EXCEPTION 'journal transaction % is unbalanced or has fewer than two entries', v_txn
             USING ERRCODE = 'WL010';
     END IF;
+END $$;
+CREATE FUNCTION ledger_entry_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM ledger_check_balanced(NEW.transaction_id);
+    RETURN NULL;
+END $$;
+CREATE FUNCTION ledger_transaction_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM ledger_check_balanced(NEW.id);
     RETURN NULL;
 END $$;
 CREATE CONSTRAINT TRIGGER entry_balanced AFTER INSERT ON wallets_entry
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_check_balanced();
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_entry_balanced();
 CREATE CONSTRAINT TRIGGER journaltransaction_balanced AFTER INSERT ON wallets_journaltransaction
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_check_balanced();
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_transaction_balanced();
 
--- One posting in one call. Wallet legs are applied per wallet in primary-key order by a conditional
--- UPDATE that re-reads the locked row (status, overdraft within the credit limit, held >= 0); a
--- refusal raises WL001..WL005 and nothing is written. System accounts keep no cached balance, so
--- they are never locked here.
+-- One posting in one call. Every wallet leg's row is locked in primary-key order and checked against
+-- the locked values (status, overdraft within the credit limit, held >= 0). A refusal is returned in
+-- o_error with nothing written, so a caller's transaction stays usable; otherwise the transaction,
+-- its entries and the new cached balances are written. System accounts keep no cached balance and
+-- are never locked here.
 CREATE FUNCTION ledger_post(
     p_txn_id uuid, p_kind text, p_description text, p_reference_type text, p_reference_id text,
     p_external_key text, p_reverses uuid, p_metadata jsonb, p_created_by uuid,
     p_accounts uuid[], p_currencies text[], p_buckets smallint[], p_amounts numeric[],
     p_types text[], p_is_wallet boolean[], p_require_active boolean[],
-    OUT o_created_at timestamptz, OUT o_accounts uuid[], OUT o_balances numeric[], OUT o_helds numeric[]
+    OUT o_error text, OUT o_created_at timestamptz,
+    OUT o_accounts uuid[], OUT o_balances numeric[], OUT o_helds numeric[]
 ) LANGUAGE plpgsql AS $$
 DECLARE
     w record;
+    a record;
     v_balance numeric;
     v_held numeric;
-    v_kind text;
-    v_currency text;
-    v_status text;
-    v_held_now numeric;
 BEGIN
     o_accounts := '{}'; o_balances := '{}'; o_helds := '{}';
     FOR w IN
@@ -77,41 +84,32 @@ BEGIN
         GROUP BY l.a
         ORDER BY l.a
     LOOP
-        UPDATE wallets_account a
-           SET balance = a.balance + w.d_total,
-               held_balance = a.held_balance + w.d_held,
-               updated_at = clock_timestamp()
-         WHERE a.id = w.id AND a.kind = 'wallet' AND a.currency = w.currency AND w.currencies = 1
-           AND (NOT w.need_active OR a.status = 'active')
-           AND a.held_balance + w.d_held >= 0
-           AND (w.d_avail >= 0
-                OR (a.balance + w.d_total) - (a.held_balance + w.d_held) >= -a.credit_limit)
-        RETURNING a.balance, a.held_balance INTO v_balance, v_held;
-        IF NOT FOUND THEN
-            SELECT a.kind, a.currency, a.status, a.held_balance INTO v_kind, v_currency, v_status, v_held_now
-              FROM wallets_account a WHERE a.id = w.id;
-            IF NOT FOUND OR v_kind <> 'wallet' THEN
-                RAISE EXCEPTION 'account_not_found' USING ERRCODE = 'WL003', DETAIL = w.id::text;
-            ELSIF v_currency <> w.currency OR w.currencies <> 1 THEN
-                RAISE EXCEPTION 'currency_mismatch' USING ERRCODE = 'WL005', DETAIL = w.id::text;
-            ELSIF w.need_active AND v_status <> 'active' THEN
-                RAISE EXCEPTION 'wallet_suspended' USING ERRCODE = 'WL002', DETAIL = w.id::text;
-            ELSIF v_held_now + w.d_held < 0 THEN
-                RAISE EXCEPTION 'insufficient_held_balance' USING ERRCODE = 'WL004', DETAIL = w.id::text;
-            ELSE
-                RAISE EXCEPTION 'insufficient_balance' USING ERRCODE = 'WL001', DETAIL = w.id::text;
-            END IF;
+        SELECT acc.kind, acc.currency, acc.status, acc.balance, acc.held_balance, acc.credit_limit INTO a
+          FROM wallets_account acc WHERE acc.id = w.id FOR UPDATE;
+        IF NOT FOUND OR a.kind <> 'wallet' THEN
+            o_error := 'account_not_found'; RETURN;
+        ELSIF a.currency <> w.currency OR w.currencies <> 1 THEN
+            o_error := 'currency_mismatch'; RETURN;
+        ELSIF w.need_active AND a.status <> 'active' THEN
+            o_error := 'wallet_suspended'; RETURN;
+        END IF;
+        v_balance := a.balance + w.d_total;
+        v_held := a.held_balance + w.d_held;
+        IF v_held < 0 THEN
+            o_error := 'insufficient_held_balance'; RETURN;
+        ELSIF w.d_avail < 0 AND v_balance - v_held < -a.credit_limit THEN
+            o_error := 'insufficient_balance'; RETURN;
         END IF;
         o_accounts := o_accounts || w.id;
         o_balances := o_balances || v_balance;
         o_helds := o_helds || v_held;
     END LOOP;
 
-    -- A leg marked as a system account must really be one, or its cached balance would drift.
-    IF EXISTS (SELECT 1 FROM unnest(p_accounts, p_is_wallet) AS l(a, w)
-               JOIN wallets_account a ON a.id = l.a
-               WHERE NOT l.w AND a.kind <> 'system') THEN
-        RAISE EXCEPTION 'account_not_found' USING ERRCODE = 'WL003';
+    -- A leg marked as a system account must really be one, or a wallet's cached balance would drift.
+    IF EXISTS (SELECT 1 FROM unnest(p_accounts, p_is_wallet) AS l(id, w)
+               LEFT JOIN wallets_account acc ON acc.id = l.id
+               WHERE NOT l.w AND (acc.id IS NULL OR acc.kind <> 'system')) THEN
+        o_error := 'account_not_found'; RETURN;
     END IF;
 
     -- Taken after the locks, so each wallet's entries are in time order of their postings.
@@ -120,12 +118,20 @@ BEGIN
         (id, kind, description, reference_type, reference_id, external_key, reverses_id, metadata,
          created_by_id, created_at)
     VALUES (p_txn_id, p_kind, p_description, p_reference_type, p_reference_id, p_external_key,
-            p_reverses, p_metadata, p_created_by, o_created_at);
+            p_reverses, p_metadata, p_created_by, o_created_at)
+    ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+        o_error := 'duplicate'; RETURN;  -- external_key or reverses already posted
+    END IF;
+    UPDATE wallets_account acc
+       SET balance = n.balance, held_balance = n.held, updated_at = o_created_at
+      FROM unnest(o_accounts, o_balances, o_helds) AS n(id, balance, held)
+     WHERE acc.id = n.id;
     INSERT INTO wallets_entry
         (transaction_id, account_id, currency, bucket, amount, type, balance_after, held_after, created_at)
-    SELECT p_txn_id, l.a, l.c, l.b, l.m, l.t, r.bal, r.held, o_created_at
+    SELECT p_txn_id, l.a, l.c, l.b, l.m, l.t, r.balance, r.held, o_created_at
       FROM unnest(p_accounts, p_currencies, p_buckets, p_amounts, p_types) WITH ORDINALITY AS l(a, c, b, m, t, n)
-      LEFT JOIN unnest(o_accounts, o_balances, o_helds) AS r(id, bal, held) ON r.id = l.a
+      LEFT JOIN unnest(o_accounts, o_balances, o_helds) AS r(id, balance, held) ON r.id = l.a
      ORDER BY l.n;
 END $$;
 """
@@ -135,7 +141,9 @@ DROP FUNCTION IF EXISTS ledger_post(uuid, text, text, text, text, text, uuid, js
     smallint[], numeric[], text[], boolean[], boolean[]);
 DROP TRIGGER IF EXISTS journaltransaction_balanced ON wallets_journaltransaction;
 DROP TRIGGER IF EXISTS entry_balanced ON wallets_entry;
-DROP FUNCTION IF EXISTS ledger_check_balanced();
+DROP FUNCTION IF EXISTS ledger_transaction_balanced();
+DROP FUNCTION IF EXISTS ledger_entry_balanced();
+DROP FUNCTION IF EXISTS ledger_check_balanced(uuid);
 DROP TRIGGER IF EXISTS journaltransaction_append_only ON wallets_journaltransaction;
 DROP TRIGGER IF EXISTS entry_append_only ON wallets_entry;
 DROP FUNCTION IF EXISTS ledger_refuse_change();

@@ -1,0 +1,29 @@
+# The two set-up commands (see README): `make run` and `make test`. Both build the virtualenv first.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/wallet
+
+.PHONY: run test venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# Local quick start: SQLite under var/, an admin login and a webuddy API key, served on :8000.
+run: venv
+	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py bootstrap_dev --address http://127.0.0.1:8000
+	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+
+# The whole suite on PostgreSQL (DATABASE_URL, default the local server's `wallet` database).
+test: venv
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

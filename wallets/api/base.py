@@ -1,0 +1,27 @@
+"""The base view of both dialects: DRF's APIView with `Idempotency-Key` honoured on POST and PATCH."""
+from rest_framework.views import APIView
+
+from wallets.api.idempotency import HEADER, METHODS, run_idempotent
+
+
+class ApiView(APIView):
+    def dispatch(self, request, *args, **kwargs):
+        # DRF's dispatch, with the handler call wrapped by the idempotency store when a key is sent.
+        self.args = args
+        self.kwargs = kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request = request
+        self.headers = self.default_response_headers
+        try:
+            self.initial(request, *args, **kwargs)
+            method = request.method.lower()
+            handler = getattr(self, method, self.http_method_not_allowed)
+            key = request.headers.get(HEADER)
+            if key is not None and request.method in METHODS:
+                response = run_idempotent(self, request, key, lambda: handler(request, *args, **kwargs))
+            else:
+                response = handler(request, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - DRF's own contract
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return self.response
