@@ -1,7 +1,7 @@
 """Test settings: the real settings with throwaway keys and PostgreSQL at DATABASE_URL."""
 import os
 
-os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use")
 os.environ.setdefault("FIELD_ENCRYPTION_KEY", "dGVzdC1vbmx5LWZpZWxkLWVuY3J5cHRpb24ta2V5ISE=")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wallet")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")

@@ -46,7 +46,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if scheme.lower() != KEYWORD.lower():
             return None
         raw = raw.strip()
-        parts = raw.split("_")
+        parts = raw.split("_", 2)
         if len(parts) != 3 or parts[0] != KEY_PREFIX:
             raise exceptions.AuthenticationFailed("The API key is malformed.")
         key = ApiKey.objects.filter(prefix=parts[1], is_active=True).first()

@@ -26,12 +26,23 @@ METHODS = frozenset({"POST", "PATCH"})
 MAX_KEY_LENGTH = 255
 
 
+def _canonical(value):
+    """JSON with numbers compared by value: 10, 10.0 and 10.00 are the same request."""
+    if isinstance(value, dict):
+        return {key: _canonical(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        number = Decimal(value)
+        return {"#": str(number.normalize()) if number.is_finite() else str(number)}
+    return value
+
+
 def request_fingerprint(request) -> str:
     raw = request._request.body or b""
     try:
-        canonical = json.dumps(
-            json.loads(raw, parse_float=Decimal, parse_constant=Decimal), sort_keys=True, default=str
-        ).encode()
+        parsed = json.loads(raw, parse_float=Decimal, parse_constant=Decimal)
+        canonical = json.dumps(_canonical(parsed), sort_keys=True, ensure_ascii=False).encode()
     except (ValueError, UnicodeDecodeError):
         canonical = raw
     digest = hashlib.sha256()

@@ -34,7 +34,7 @@ BEGIN
           WHERE transaction_id = v_txn GROUP BY currency) per_currency;
     IF v_count < 2 OR v_unbalanced THEN
         RAISE EXCEPTION 'journal transaction % is unbalanced or has fewer than two entries', v_txn
-            USING ERRCODE = 'WL010';
+            USING ERRCODE = 'check_violation';
     END IF;
 END $$;
 CREATE FUNCTION ledger_entry_balanced() RETURNS trigger LANGUAGE plpgsql AS $$

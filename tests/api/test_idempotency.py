@@ -1,0 +1,196 @@
+"""`Idempotency-Key` on POST and PATCH: replay, reuse with another body, in-flight duplicates."""
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import connections
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from tests.api import views
+from tests.factories import make_api_key, make_wallet
+from tests.invariants import assert_ledger_invariants
+from wallets.models import IdempotencyRecord, JournalTransaction
+
+D = Decimal
+URL = "/v1/test/deposit"
+
+
+def client_with_key(raw: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    return client
+
+
+def post(client, wallet, amount, key="key-1"):
+    return client.post(
+        URL, data='{"walletId": "%s", "amount": %s}' % (wallet.id, amount), content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.api.urls")
+def test_retry_with_the_same_body_replays_the_first_response(webuddy_client):
+    wallet = make_wallet()
+
+    first = post(webuddy_client, wallet, "10.50")
+    second = post(webuddy_client, wallet, "10.5")  # the same number, written differently
+
+    assert first.status_code == second.status_code == 201
+    assert second.content == first.content
+    assert second["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first
+    wallet.refresh_from_db()
+    assert wallet.balance == D("10.50")
+    assert JournalTransaction.objects.filter(entries__account=wallet).count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.api.urls")
+def test_same_key_with_another_body_is_422_idempotency_key_reused(webuddy_client):
+    wallet = make_wallet()
+    post(webuddy_client, wallet, "10")
+
+    response = post(webuddy_client, wallet, "11")
+
+    assert (response.status_code, response.json()["code"]) == (422, "idempotency_key_reused")
+    wallet.refresh_from_db()
+    assert wallet.balance == D("10")
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.api.urls")
+def test_keys_are_scoped_to_the_caller():
+    wallet = make_wallet()
+    one = client_with_key(make_api_key("webuddy", "one")[1])
+    two = client_with_key(make_api_key("webuddy", "two")[1])
+
+    assert post(one, wallet, "5").status_code == 201
+    response = post(two, wallet, "5")
+
+    assert response.status_code == 201 and "Idempotent-Replayed" not in response
+    wallet.refresh_from_db()
+    assert wallet.balance == D("10")
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.api.urls")
+def test_a_refusal_is_stored_and_replayed_too(webuddy_client):
+    wallet = make_wallet()
+
+    first = post(webuddy_client, wallet, "0.001")
+    second = post(webuddy_client, wallet, "0.001")
+
+    assert first.status_code == second.status_code == 400
+    assert second.content == first.content and second["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.api.urls")
+def test_without_a_key_every_request_runs(webuddy_client):
+    wallet = make_wallet()
+    for _ in range(2):
+        webuddy_client.post(URL, {"walletId": str(wallet.id), "amount": 1}, format="json")
+    wallet.refresh_from_db()
+    assert wallet.balance == D("2")
+    assert IdempotencyRecord.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.api.urls")
+def test_an_over_long_key_is_refused(webuddy_client):
+    wallet = make_wallet()
+    response = post(webuddy_client, wallet, "1", key="k" * 256)
+    assert (response.status_code, response.json()["code"]) == (400, "idempotency_key_invalid")
+    wallet.refresh_from_db()
+    assert wallet.balance == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.api.urls")
+def test_an_expired_key_runs_again_and_purge_removes_old_records(webuddy_client, capsys):
+    wallet = make_wallet()
+    post(webuddy_client, wallet, "1")
+    IdempotencyRecord.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    response = post(webuddy_client, wallet, "1")
+    assert response.status_code == 201 and "Idempotent-Replayed" not in response
+    wallet.refresh_from_db()
+    assert wallet.balance == D("2")
+
+    IdempotencyRecord.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    call_command("purge_idempotency_keys")
+    assert "Deleted 1" in capsys.readouterr().out
+    assert IdempotencyRecord.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.api.urls")
+def test_records_live_for_24_hours(webuddy_client):
+    wallet = make_wallet()
+    post(webuddy_client, wallet, "1")
+    record = IdempotencyRecord.objects.get()
+    assert record.expires_at - record.created_at == timedelta(hours=24)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls("tests.api.urls")
+def test_a_duplicate_while_the_first_is_running_is_409_in_use():
+    wallet = make_wallet()
+    _, raw = make_api_key("webuddy")
+    views.gate.update(entered=threading.Event(), release=threading.Event(), enabled=True)
+    results = {}
+
+    def first():
+        try:
+            results["first"] = post(client_with_key(raw), wallet, "7")
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert views.gate["entered"].wait(timeout=30)
+        in_flight = post(client_with_key(raw), wallet, "7")
+    finally:
+        views.gate["release"].set()
+        thread.join(timeout=30)
+        views.gate["enabled"] = False
+
+    assert (in_flight.status_code, in_flight.json()["code"]) == (409, "idempotency_key_in_use")
+    assert results["first"].status_code == 201
+    replay = post(client_with_key(raw), wallet, "7")
+    assert replay.status_code == 201 and replay.content == results["first"].content
+    wallet.refresh_from_db()
+    assert wallet.balance == D("7")
+    assert_ledger_invariants()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls("tests.api.urls")
+def test_many_concurrent_retries_move_money_once():
+    wallet = make_wallet()
+    _, raw = make_api_key("webuddy")
+    barrier = threading.Barrier(12)
+    statuses = []
+
+    def attempt():
+        try:
+            barrier.wait(timeout=30)
+            statuses.append(post(client_with_key(raw), wallet, "3").status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert set(statuses) <= {201, 409} and 201 in statuses and len(statuses) == 12
+    wallet.refresh_from_db()
+    assert wallet.balance == D("3")
+    assert_ledger_invariants()

@@ -1,0 +1,6 @@
+from config.urls import urlpatterns as base
+from tests.api.views import urlpatterns as test_views
+
+urlpatterns = base + test_views
+handler404 = "wallets.api.errors.not_found_view"
+handler500 = "wallets.api.errors.server_error_view"
