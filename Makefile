@@ -21,8 +21,11 @@ run: venv
 	DEBUG=1 $(PY) manage.py bootstrap_dev --address http://127.0.0.1:8000
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
 
-# The whole suite on PostgreSQL (DATABASE_URL, default the local server's `wallet` database).
+# First the portable part on SQLite (keeps the quick start honest), then the whole suite on
+# PostgreSQL (DATABASE_URL, default the local server's `wallet` database).
 test: venv
+	@mkdir -p var
+	DATABASE_URL=sqlite:///$(CURDIR)/var/test-quickstart.sqlite3 $(PY) -m pytest -q -m "not postgres_only" $(PYTEST_ARGS)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -136,6 +136,7 @@ def test_records_live_for_24_hours(webuddy_client):
     assert record.expires_at - record.created_at == timedelta(hours=24)
 
 
+@pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.urls("tests.api.urls")
 def test_a_duplicate_while_the_first_is_running_is_409_in_use():
@@ -169,6 +170,7 @@ def test_a_duplicate_while_the_first_is_running_is_409_in_use():
     assert_ledger_invariants()
 
 
+@pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.urls("tests.api.urls")
 def test_many_concurrent_retries_move_money_once():

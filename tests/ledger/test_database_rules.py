@@ -11,6 +11,7 @@ from wallets import ledger, services
 from wallets.models import Account, Entry, JournalTransaction
 
 D = Decimal
+pytestmark = pytest.mark.postgres_only
 
 
 @pytest.mark.django_db(transaction=True)

@@ -13,7 +13,7 @@ from wallets import services
 from wallets.errors import DomainError, ErrorCode
 from wallets.models import Account
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
 D = Decimal
 
 
