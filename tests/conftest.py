@@ -28,17 +28,18 @@ def api_client():
     return APIClient()
 
 
-@pytest.fixture
-def webuddy_client(db):
-    _, raw = make_api_key("webuddy")
+def api_key_client(scope: str) -> APIClient:
+    _, raw = make_api_key(scope)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
     return client
+
+
+@pytest.fixture
+def webuddy_client(db):
+    return api_key_client("webuddy")
 
 
 @pytest.fixture
 def tmr_key_client(db):
-    _, raw = make_api_key("tmr")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
-    return client
+    return api_key_client("tmr")
