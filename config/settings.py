@@ -179,3 +179,8 @@ LEDGER_SYSTEM_STRIPES = int(os.environ.get("LEDGER_SYSTEM_STRIPES", "8"))
 LEDGER_ENGINE = os.environ.get("LEDGER_ENGINE", "auto")
 IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
 PAYMENTS_MODE = os.environ.get("PAYMENTS_MODE", "simulated")
+if PAYMENTS_MODE != "simulated":
+    # The live Razorpay/Stripe gateways are not built yet; refuse rather than pretend.
+    raise ImproperlyConfigured(f"PAYMENTS_MODE={PAYMENTS_MODE!r} is not available; use 'simulated'.")
+PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "IN")
+PAYOUT_THRESHOLD = Decimal(os.environ.get("PAYOUT_THRESHOLD", "0"))

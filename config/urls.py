@@ -1,12 +1,32 @@
 """URL map: each API dialect mounted once, plus health, schema, docs and admin."""
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from experts.api import webuddy as experts_webuddy
+from payouts.api import webuddy as payouts_webuddy
+from sessions_app.api import webuddy as sessions_webuddy
+from wallets.api import webuddy as wallets_webuddy
 from wallets.api.health import healthz
+
+webuddy = [
+    path("users", wallets_webuddy.UsersView.as_view()),
+    path("users/<str:user_id>", wallets_webuddy.UserDetailView.as_view()),
+    path("wallet/recharge", wallets_webuddy.RechargeView.as_view()),
+    path("wallet/history", wallets_webuddy.HistoryView.as_view()),
+    path("sessions/start", sessions_webuddy.SessionStartView.as_view()),
+    path("sessions/adjust", sessions_webuddy.SessionAdjustView.as_view()),
+    path("sessions/end", sessions_webuddy.SessionEndView.as_view()),
+    path("sessions/<str:session_id>", sessions_webuddy.SessionDetailView.as_view()),
+    path("payouts/manual", payouts_webuddy.ManualPayoutView.as_view()),
+    path("payouts/monthly", payouts_webuddy.MonthlyPayoutView.as_view()),
+    path("experts/bank-details", experts_webuddy.BankDetailsView.as_view()),
+    path("experts/<str:expert_id>/bank-details", experts_webuddy.ExpertBankDetailsView.as_view()),
+]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("v1/", include(webuddy)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),

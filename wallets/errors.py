@@ -34,6 +34,20 @@ class ErrorCode(str, Enum):
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use"
     IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid"
+    PHONE_NUMBER_TAKEN = "phone_number_taken"
+    CREDIT_IN_USE = "credit_in_use"
+    EXPERT_NOT_FOUND = "expert_not_found"
+    EXPERT_MISMATCH = "expert_mismatch"
+    SESSION_NOT_FOUND = "session_not_found"
+    SESSION_NOT_ACTIVE = "session_not_active"
+    BANK_ACCOUNT_NOT_FOUND = "bank_account_not_found"
+    BANK_ACCOUNT_EXISTS = "bank_account_exists"
+    PAYOUT_ALREADY_EXISTS = "payout_already_exists"
+    PAYOUT_NOT_FOUND = "payout_not_found"
+    PAYOUT_NOT_RETRYABLE = "payout_not_retryable"
+    MONTH_NOT_ENDED = "month_not_ended"
+    PAYMENT_FAILED = "payment_failed"
+    RECHARGE_NOT_FOUND = "recharge_not_found"
     SERVER_ERROR = "server_error"
 
 
@@ -65,6 +79,20 @@ DEFAULT_STATUS: dict[ErrorCode, int] = {
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
     ErrorCode.IDEMPOTENCY_KEY_IN_USE: 409,
     ErrorCode.IDEMPOTENCY_KEY_INVALID: 400,
+    ErrorCode.PHONE_NUMBER_TAKEN: 409,
+    ErrorCode.CREDIT_IN_USE: 409,
+    ErrorCode.EXPERT_NOT_FOUND: 404,
+    ErrorCode.EXPERT_MISMATCH: 400,
+    ErrorCode.SESSION_NOT_FOUND: 404,
+    ErrorCode.SESSION_NOT_ACTIVE: 409,
+    ErrorCode.BANK_ACCOUNT_NOT_FOUND: 400,
+    ErrorCode.BANK_ACCOUNT_EXISTS: 409,
+    ErrorCode.PAYOUT_ALREADY_EXISTS: 409,
+    ErrorCode.PAYOUT_NOT_FOUND: 404,
+    ErrorCode.PAYOUT_NOT_RETRYABLE: 409,
+    ErrorCode.MONTH_NOT_ENDED: 400,
+    ErrorCode.PAYMENT_FAILED: 402,
+    ErrorCode.RECHARGE_NOT_FOUND: 404,
     ErrorCode.SERVER_ERROR: 500,
 }
 

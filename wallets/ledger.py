@@ -69,6 +69,9 @@ class Leg:
     # Debits of a wallet's available part always need an active wallet; a service may ask it of
     # other legs too (a user-initiated deposit).
     require_active: bool = False
+    # A debit of the available part may take it below zero, down to -credit_limit (settlements
+    # only); otherwise it may not go below zero.
+    allow_credit: bool = False
 
     @property
     def needs_active(self) -> bool:
@@ -92,7 +95,11 @@ def _check_legs(legs: list[Leg]) -> None:
     if len(legs) < 2:
         raise ValueError("a journal transaction needs at least two legs")
     sums: dict[str, Decimal] = defaultdict(Decimal)
+    wallet_types: dict = {}
     for leg in legs:
+        # A wallet's legs in one transaction are one line of its statement, with one meaning.
+        if leg.is_wallet and wallet_types.setdefault(leg.account_id, leg.type) != leg.type:
+            raise ValueError(f"legs of one wallet must share a type: {wallet_types[leg.account_id]} / {leg.type}")
         exponent = currency_exponent(leg.currency)
         if not isinstance(leg.amount, Decimal) or not leg.amount.is_finite() or leg.amount == 0:
             raise ValueError(f"leg amount must be a non-zero finite Decimal: {leg.amount!r}")
@@ -154,7 +161,8 @@ _FUNCTION_ERRORS = {
 _POST_SQL = (
     "SELECT o_error, o_created_at, o_accounts, o_balances, o_helds FROM ledger_post("
     "%s::uuid, %s, %s, %s, %s, %s, %s::uuid, %s::jsonb, %s::uuid, "
-    "%s::uuid[], %s::text[], %s::smallint[], %s::numeric[], %s::text[], %s::boolean[], %s::boolean[])"
+    "%s::uuid[], %s::text[], %s::smallint[], %s::numeric[], %s::text[], %s::boolean[], %s::boolean[], "
+    "%s::boolean[])"
 )
 
 
@@ -176,6 +184,7 @@ def _post_function(header: dict, legs: list[Leg]) -> Posted:
         [leg.type for leg in legs],
         [leg.is_wallet for leg in legs],
         [leg.needs_active for leg in legs],
+        [leg.allow_credit for leg in legs],
     ]
     with connection.cursor() as cursor:
         cursor.execute(_POST_SQL, params)
@@ -219,13 +228,15 @@ def _post_python(header: dict, legs: list[Leg]) -> Posted:
             continue
         d = deltas.setdefault(
             leg.account_id,
-            {"currency": leg.currency, "total": Decimal(0), "held": Decimal(0), "avail": Decimal(0), "active": False},
+            {"currency": leg.currency, "total": Decimal(0), "held": Decimal(0), "avail": Decimal(0), "active": False,
+             "credit": False},
         )
         if d["currency"] != leg.currency:
             raise _refusal(ErrorCode.CURRENCY_MISMATCH)
         d["total"] += leg.amount
         d["held" if leg.bucket == HELD else "avail"] += leg.amount
         d["active"] = d["active"] or leg.needs_active
+        d["credit"] = d["credit"] or leg.allow_credit
 
     with transaction.atomic():
         locked = {
@@ -258,7 +269,8 @@ def _post_python(header: dict, legs: list[Leg]) -> Posted:
             new_held = account.held_balance + d["held"]
             if new_held < 0:
                 raise _refusal(ErrorCode.INSUFFICIENT_HELD)
-            if d["avail"] < 0 and new_balance - new_held < -account.credit_limit:
+            floor = -account.credit_limit if d["credit"] else Decimal(0)
+            if d["avail"] < 0 and new_balance - new_held < floor:
                 raise _refusal(ErrorCode.INSUFFICIENT_BALANCE)
             Account.objects.filter(id=account_id).update(
                 balance=new_balance, held_balance=new_held, updated_at=now

@@ -283,3 +283,35 @@ class ReconcileRun(models.Model):
     accounts_checked = models.PositiveIntegerField()
     transactions_checked = models.PositiveIntegerField()
     problems = models.JSONField(default=list)
+
+
+class Recharge(models.Model):
+    """A payment into a wallet through a gateway: pending until the gateway confirms, credited once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    class Method(models.TextChoices):
+        RAZORPAY = "RAZORPAY"
+        STRIPE = "STRIPE"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="recharges")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="recharges")
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=4, choices=CURRENCY_CHOICES)
+    payment_method = models.CharField(max_length=10, choices=Method.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    provider_order_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    provider_payment_id = models.CharField(max_length=100, null=True, blank=True)
+    transaction = models.OneToOneField(
+        JournalTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="recharge"
+    )
+    failure_reason = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="recharge_amount_positive")]

@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Q, Sum, Value
+from django.db.models import Count, DecimalField, Max, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -35,6 +35,37 @@ def wallet_balance_at_from_sums(*, wallet: Account, at: datetime) -> tuple[Decim
         held=Coalesce(Sum("amount", filter=Q(bucket=Entry.Bucket.HELD)), ZERO),
     )
     return sums["total"], sums["held"]
+
+
+def wallet_statement(*, wallet: Account, entries=None):
+    """The wallet's history: one line per journal transaction, newest first.
+
+    A transaction may touch a wallet twice (its available and held parts); the line sums them.
+    `entries` may be a pre-filtered Entry queryset (by type or time); all of a wallet's legs in one
+    transaction share their type and time, so such filters keep lines whole.
+    """
+    entries = Entry.objects.all() if entries is None else entries
+    return (
+        entries.filter(account=wallet)
+        .values("created_at", "transaction_id")
+        .annotate(
+            total=Sum("amount"),
+            held=Coalesce(Sum("amount", filter=Q(bucket=Entry.Bucket.HELD)), ZERO),
+            type=Min("type"),
+            balance_after=Max("balance_after"),
+            description=Max("transaction__description"),
+            reference_type=Max("transaction__reference_type"),
+            reference_id=Max("transaction__reference_id"),
+        )
+        .order_by("-created_at", "-transaction_id")
+    )
+
+
+def statement_line(row: dict) -> dict:
+    """Amount and direction of a statement line: the change of the wallet's balance, or for a
+    freeze/unfreeze (which leaves the balance as it is) the change of its available part."""
+    change = row["total"] if row["total"] != 0 else row["total"] - row["held"]
+    return {**row, "amount": abs(change), "direction": "credit" if change > 0 else "debit"}
 
 
 def system_account_balance(*, code: str, currency: str) -> Decimal:

@@ -5,16 +5,19 @@ order and re-reads balances under the lock. Functions take keyword-only argument
 `DomainError` on any refusal, leaving every balance as it was.
 """
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from uuid import UUID
 
+import phonenumbers
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from wallets import ledger
 from wallets.errors import DomainError, ErrorCode
 from wallets.ledger import AVAILABLE, HELD, Leg, Posted
-from wallets.models import Account, ApiKey, Entry, Hold, JournalTransaction, User
-from wallets.money import currency_exponent, parse_amount
+from wallets.gateways import gateway_for
+from wallets.models import Account, ApiKey, Entry, Hold, JournalTransaction, Recharge, User
+from wallets.money import currency_exponent, parse_amount, quantum
 
 System = Account.System
 
@@ -37,7 +40,108 @@ def _system_leg(code: str, currency: str, amount: Decimal, type: str) -> Leg:
     )
 
 
+# Users
+
+
+def _invalid(field: str, message: str) -> DomainError:
+    return DomainError(ErrorCode.VALIDATION_ERROR, f"{field}: {message}", fields={field: [message]})
+
+
+def phone_number_normalize(value, *, field: str = "phoneNumber") -> str:
+    """A phone number in E.164 (`+919876543210`), parsed with the deployment's default region."""
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid(field, "A phone number is required.")
+    try:
+        number = phonenumbers.parse(value, settings.PHONE_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        raise _invalid(field, "Not a phone number.") from None
+    if not phonenumbers.is_valid_number(number):
+        raise _invalid(field, "Not a valid phone number.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _phone_taken() -> DomainError:
+    return DomainError(ErrorCode.PHONE_NUMBER_TAKEN, "Another user already has this phone number.")
+
+
+def user_create(
+    *, phone_number: str, name: str = "", max_credits=Decimal(0), settings_: dict | None = None
+) -> User:
+    """A WeBuddy user and their wallet in the deployment's currency, credit limit `max_credits`."""
+    currency = settings.WEBUDDY_CURRENCY
+    phone = phone_number_normalize(phone_number)
+    limit = parse_amount(max_credits, currency, field="max_credits", allow_zero=True)
+    if User.objects.filter(phone_number=phone).exists():
+        raise _phone_taken()
+    try:
+        with transaction.atomic():
+            user = User.objects.create(phone_number=phone, name=name or "", max_credits=limit, settings=settings_ or {})
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+            Account.objects.create(kind=Account.Kind.WALLET, user=user, currency=currency, credit_limit=limit)
+    except IntegrityError:
+        raise _phone_taken() from None
+    return user
+
+
+def user_update(*, user: User, phone_number=None, name=None, max_credits=None, settings_=None) -> User:
+    """Change what was sent; a new `max_credits` becomes the wallet's credit limit in the same
+    transaction, and may not go below what the user already owes (409 `credit_in_use`)."""
+    currency = settings.WEBUDDY_CURRENCY
+    phone = None if phone_number is None else phone_number_normalize(phone_number)
+    limit = None if max_credits is None else parse_amount(max_credits, currency, field="max_credits", allow_zero=True)
+    try:
+        with transaction.atomic():
+            locked = User.objects.select_for_update().get(pk=user.pk)
+            changed = []
+            if phone is not None and phone != locked.phone_number:
+                if User.objects.filter(phone_number=phone).exclude(pk=locked.pk).exists():
+                    raise _phone_taken()
+                locked.phone_number = phone
+                changed.append("phone_number")
+            if name is not None:
+                locked.name = name
+                changed.append("name")
+            if settings_ is not None:
+                locked.settings = settings_
+                changed.append("settings")
+            if limit is not None:
+                locked.max_credits = limit
+                changed.append("max_credits")
+                wallet = (
+                    Account.objects.select_for_update()
+                    .filter(kind=Account.Kind.WALLET, user=locked, currency=currency)
+                    .first()
+                )
+                if wallet is not None:
+                    owed = wallet.held_balance - wallet.balance
+                    if owed > limit:
+                        raise DomainError(
+                            ErrorCode.CREDIT_IN_USE,
+                            f"The user already uses {owed} of credit; max_credits cannot go below that.",
+                        )
+                    wallet.credit_limit = limit
+                    wallet.save(update_fields=["credit_limit", "updated_at"])
+            if changed:
+                locked.save(update_fields=[*changed, "updated_at"])
+    except IntegrityError:
+        raise _phone_taken() from None
+    return locked
+
+
 # Wallets
+
+
+def webuddy_wallet(*, user_id) -> Account:
+    """The user's wallet in the WeBuddy currency, or 404 `user_not_found`."""
+    wallet = (
+        Account.objects.select_related("user")
+        .filter(kind=Account.Kind.WALLET, user_id=user_id, currency=settings.WEBUDDY_CURRENCY)
+        .first()
+    )
+    if wallet is None:
+        raise DomainError(ErrorCode.USER_NOT_FOUND, "No such user.")
+    return wallet
 
 
 def wallet_create(*, user: User, currency: str, credit_limit: Decimal = Decimal(0)) -> Account:
@@ -207,6 +311,16 @@ def hold_place(
     return hold
 
 
+def _check_payees(hold: Hold, payees: list[Payee]) -> None:
+    for payee in payees:
+        if payee.wallet is not None and payee.wallet.pk == hold.account_id:
+            raise DomainError(
+                ErrorCode.VALIDATION_ERROR, "Held money cannot be paid to the wallet that holds it; release it instead."
+            )
+        if payee.wallet is not None and payee.wallet.currency != hold.currency:
+            raise DomainError(ErrorCode.CURRENCY_MISMATCH, "The payee's wallet holds another currency.")
+
+
 def _lock_active_hold(hold_id: UUID) -> Hold:
     try:
         hold = Hold.objects.select_for_update().select_related("account").get(pk=hold_id)
@@ -242,14 +356,13 @@ def hold_capture(
         wallet = hold.account
         if not payees:
             raise DomainError(ErrorCode.VALIDATION_ERROR, "A capture needs at least one payee.")
+        _check_payees(hold, payees)
         legs: list[Leg] = []
         total = Decimal(0)
         for payee in payees:
             amount = _amount(payee.amount, hold.currency)
             total += amount
             if payee.wallet is not None:
-                if payee.wallet.currency != hold.currency:
-                    raise DomainError(ErrorCode.CURRENCY_MISMATCH, "The payee's wallet holds another currency.")
                 legs.append(_wallet_leg(payee.wallet, amount, payee.type))
             else:
                 legs.append(_system_leg(payee.system, hold.currency, amount, payee.type))
@@ -261,7 +374,7 @@ def hold_capture(
         rest = hold.remaining - total if release_rest else Decimal(0)
         legs.insert(0, _wallet_leg(wallet, -(total + rest), debit_type, bucket=HELD))
         if rest > 0:
-            legs.insert(1, _wallet_leg(wallet, rest, "unfreeze"))
+            legs.insert(1, _wallet_leg(wallet, rest, debit_type))
         ledger.post(
             kind="capture",
             legs=legs,
@@ -303,6 +416,152 @@ def hold_release(
         hold.released += release
         _finish_hold(hold)
     return hold
+
+
+def hold_increase(*, hold_id: UUID, amount, description: str = "Hold increased", type: str = "freeze") -> Hold:
+    """Hold `amount` more from the wallet's available part under the same hold."""
+    with transaction.atomic():
+        hold = _lock_active_hold(hold_id)
+        amount = _amount(amount, hold.currency)
+        wallet = hold.account
+        ledger.post(
+            kind="hold",
+            legs=[_wallet_leg(wallet, -amount, type), _wallet_leg(wallet, amount, type, bucket=HELD)],
+            description=description,
+            reference_type=hold.reference_type,
+            reference_id=hold.reference_id,
+            metadata={"hold": str(hold.id)},
+        )
+        hold.amount += amount
+        hold.save(update_fields=["amount", "updated_at"])
+    return hold
+
+
+def hold_resize(*, hold_id: UUID, amount, description: str = "Hold adjusted") -> Hold:
+    """Make what the hold still holds equal to `amount`: hold more, or release the difference."""
+    hold = Hold.objects.get(pk=hold_id)
+    target = _amount(amount, hold.currency)
+    if target > hold.remaining:
+        return hold_increase(hold_id=hold_id, amount=target - hold.remaining, description=description)
+    if target < hold.remaining:
+        return hold_release(hold_id=hold_id, amount=hold.remaining - target, description=description)
+    return hold
+
+
+def hold_settle(
+    *,
+    hold_id: UUID,
+    amount: Decimal,
+    payees: list[Payee],
+    description: str = "Settlement",
+    debit_type: str = "debit",
+    use_credit: bool = False,
+) -> tuple[Hold, Posted]:
+    """Charge exactly `amount` against a hold, in one transaction: from the held part first, any
+    excess from the available balance (below zero down to the credit limit with `use_credit`),
+    the rest of the hold released. The payees' amounts must add up to `amount`."""
+    with transaction.atomic():
+        hold = _lock_active_hold(hold_id)
+        wallet = hold.account
+        amount = parse_amount(amount, hold.currency, allow_zero=True)
+        if sum((p.amount for p in payees), Decimal(0)) != amount:
+            raise ValueError("payees must add up to the settled amount")
+        _check_payees(hold, payees)
+        held = hold.remaining
+        legs = [_wallet_leg(wallet, -held, debit_type, bucket=HELD)]
+        if held != amount:
+            legs.append(_wallet_leg(wallet, held - amount, debit_type, allow_credit=use_credit))
+        for payee in payees:
+            if payee.amount == 0:
+                continue
+            if payee.wallet is not None:
+                legs.append(_wallet_leg(payee.wallet, payee.amount, payee.type))
+            else:
+                legs.append(_system_leg(payee.system, hold.currency, payee.amount, payee.type))
+        if amount == 0:
+            legs = [_wallet_leg(wallet, -held, "unfreeze", bucket=HELD), _wallet_leg(wallet, held, "unfreeze")]
+        posted = ledger.post(
+            kind="settlement" if amount else "release",
+            legs=legs,
+            description=description,
+            reference_type=hold.reference_type,
+            reference_id=hold.reference_id,
+            metadata={"hold": str(hold.id)},
+        )
+        hold.captured += min(amount, held)
+        hold.released += max(held - amount, Decimal(0))
+        hold.status = Hold.Status.CAPTURED if amount else Hold.Status.RELEASED
+        hold.save(update_fields=["captured", "released", "status", "updated_at"])
+    return hold, posted
+
+
+def fee_split(amount: Decimal, percent: Decimal, currency: str) -> tuple[Decimal, Decimal]:
+    """(payee's part, platform fee) of `amount`; the fee is rounded half up to the currency."""
+    fee = (amount * Decimal(percent) / 100).quantize(quantum(currency), rounding=ROUND_HALF_UP)
+    return amount - fee, fee
+
+
+# Recharges
+
+
+def recharge_create(*, user_id, amount, payment_method: str) -> tuple[Recharge, dict]:
+    """Start a wallet recharge through the payment method's gateway.
+
+    The intent is recorded first, the gateway called with no lock held, and the wallet credited
+    once when the gateway confirms (at once with the simulated gateway). Returns the recharge and
+    what the payer's client needs to complete a live payment.
+    """
+    wallet = webuddy_wallet(user_id=user_id)
+    amount = _amount(amount, wallet.currency)
+    if payment_method not in Recharge.Method.values:
+        raise _invalid("paymentMethod", f"Must be one of {', '.join(Recharge.Method.values)}.")
+    if wallet.status != Account.Status.ACTIVE:
+        raise DomainError(ErrorCode.WALLET_SUSPENDED, "The wallet is suspended.")
+    recharge = Recharge.objects.create(
+        user_id=wallet.user_id, account=wallet, amount=amount, currency=wallet.currency, payment_method=payment_method
+    )
+    order = gateway_for(payment_method).create_order(
+        reference=str(recharge.id), amount=amount, currency=wallet.currency, idempotency_key=f"recharge-{recharge.id}"
+    )
+    Recharge.objects.filter(pk=recharge.pk).update(provider_order_id=order.provider_order_id)
+    if order.status == "succeeded":
+        recharge = recharge_confirm(recharge_id=recharge.id, provider_payment_id=order.provider_payment_id)
+    elif order.status == "failed":
+        recharge = recharge_fail(recharge_id=recharge.id, reason=order.failure_reason)
+    else:
+        recharge.refresh_from_db()
+    return recharge, order.client_data
+
+
+def recharge_confirm(*, recharge_id, provider_payment_id: str | None) -> Recharge:
+    """The gateway says the money arrived: credit the wallet, exactly once."""
+    with transaction.atomic():
+        recharge = Recharge.objects.select_for_update().select_related("account").get(pk=recharge_id)
+        if recharge.status == Recharge.Status.SUCCEEDED:
+            return recharge
+        posted = wallet_deposit(
+            wallet=recharge.account,
+            amount=recharge.amount,
+            description=f"Wallet recharge via {recharge.get_payment_method_display().title()}",
+            reference_type="recharge",
+            reference_id=str(recharge.id),
+            external_key=f"recharge:{recharge.id}",
+        )
+        recharge.status = Recharge.Status.SUCCEEDED
+        recharge.provider_payment_id = provider_payment_id
+        recharge.transaction_id = posted.transaction_id
+        recharge.save(update_fields=["status", "provider_payment_id", "transaction", "updated_at"])
+    return recharge
+
+
+def recharge_fail(*, recharge_id, reason: str) -> Recharge:
+    with transaction.atomic():
+        recharge = Recharge.objects.select_for_update().get(pk=recharge_id)
+        if recharge.status == Recharge.Status.PENDING:
+            recharge.status = Recharge.Status.FAILED
+            recharge.failure_reason = reason[:255]
+            recharge.save(update_fields=["status", "failure_reason", "updated_at"])
+    return recharge
 
 
 # Corrections

@@ -72,13 +72,58 @@ def test_withdraw_more_than_available_is_refused():
     )
 
 
-def test_withdraw_may_use_the_credit_limit_and_no_more():
+def test_withdraw_and_hold_never_use_the_credit_limit():
     wallet = make_wallet(balance=10, credit_limit=D("50"))
 
-    services.wallet_withdraw(wallet=wallet, amount=D("60"))
+    assert_refused(ErrorCode.INSUFFICIENT_BALANCE, lambda: services.wallet_withdraw(wallet=wallet, amount=D("10.01")), wallet)
+    assert_refused(ErrorCode.INSUFFICIENT_BALANCE, lambda: services.hold_place(wallet=wallet, amount=D("10.01")), wallet)
+
+
+def test_settlement_may_use_the_credit_limit_and_no_more():
+    wallet = make_wallet(balance=10, credit_limit=D("50"))
+    payee = make_wallet()
+    hold = services.hold_place(wallet=wallet, amount=D("10"))
+
+    assert_refused(
+        ErrorCode.INSUFFICIENT_BALANCE,
+        lambda: services.hold_settle(hold_id=hold.id, amount=D("60.01"), payees=[Payee(amount=D("60.01"), type="credit", wallet=payee)], use_credit=True),
+        wallet,
+        payee,
+    )
+    assert_refused(
+        ErrorCode.INSUFFICIENT_BALANCE,
+        lambda: services.hold_settle(hold_id=hold.id, amount=D("10.01"), payees=[Payee(amount=D("10.01"), type="credit", wallet=payee)]),
+        wallet,
+        payee,
+    )
+    services.hold_settle(hold_id=hold.id, amount=D("60"), payees=[Payee(amount=D("60"), type="credit", wallet=payee)], use_credit=True)
 
     assert state(wallet) == (D("-50"), D("0"))
+    assert state(payee) == (D("60"), D("0"))
+    assert Hold.objects.get(pk=hold.id).status == Hold.Status.CAPTURED
     assert_refused(ErrorCode.INSUFFICIENT_BALANCE, lambda: services.wallet_withdraw(wallet=wallet, amount=D("0.01")), wallet)
+    services.wallet_deposit(wallet=wallet, amount=D("20"))  # a deposit is welcome while in debt
+    assert state(wallet) == (D("-30"), D("0"))
+    assert_ledger_invariants()
+
+
+def test_settlement_below_the_hold_releases_the_rest_in_the_same_transaction():
+    wallet = make_wallet(balance=100)
+    payee = make_wallet()
+    hold = services.hold_place(wallet=wallet, amount=D("80"))
+
+    _, posted = services.hold_settle(
+        hold_id=hold.id,
+        amount=D("30"),
+        payees=[Payee(amount=D("27"), type="credit", wallet=payee), Payee(amount=D("3"), type="fee", system="platform_revenue")],
+    )
+
+    assert state(wallet) == (D("70"), D("0"))
+    assert state(payee) == (D("27"), D("0"))
+    assert len({e.transaction_id for e in Entry.objects.filter(transaction_id=posted.transaction_id)}) == 1
+    hold.refresh_from_db()
+    assert (hold.captured, hold.released) == (D("30"), D("50"))
+    assert_ledger_invariants()
 
 
 @pytest.mark.parametrize(
@@ -355,3 +400,14 @@ def test_unsupported_currency_is_refused():
     with pytest.raises(DomainError) as err:
         services.wallet_create(user=make_user(), currency="EUR")
     assert err.value.code == ErrorCode.UNSUPPORTED_CURRENCY
+
+
+def test_a_hold_cannot_be_paid_to_its_own_wallet():
+    wallet = make_wallet(balance=100)
+    hold = services.hold_place(wallet=wallet, amount=D("50"))
+
+    assert_refused(
+        ErrorCode.VALIDATION_ERROR,
+        lambda: services.hold_capture(hold_id=hold.id, payees=[Payee(amount=D("5"), type="credit", wallet=wallet)]),
+        wallet,
+    )

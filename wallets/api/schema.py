@@ -1,7 +1,13 @@
-"""OpenAPI additions shared by both dialects: the Idempotency-Key header on every POST and PATCH."""
+"""OpenAPI pieces shared by both dialects: the Idempotency-Key header on every POST and PATCH, the
+API-key security scheme, and the error envelope with each endpoint's error codes."""
+from collections import defaultdict
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
+
+from wallets.errors import DEFAULT_STATUS, ErrorCode
 
 from wallets.api.idempotency import HEADER, METHODS
 
@@ -38,3 +44,37 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Api-Key <key>`; scope `webuddy` for /v1, scope `tmr` for escrow calls.",
         }
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="A stable snake_case error code.")
+    message = serializers.CharField(help_text="A human sentence.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Validation errors only: the messages for each field.",
+    )
+
+
+def error_responses(*codes: ErrorCode, dialect: str, authenticated: bool = True) -> dict:
+    """OpenAPI responses listing every error code an endpoint can answer, grouped by status."""
+    validation = 400 if dialect == "webuddy" else 422
+    by_status: dict[int, list[str]] = defaultdict(list)
+    wanted = list(codes) + ([ErrorCode.NOT_AUTHENTICATED, ErrorCode.PERMISSION_DENIED] if authenticated else [])
+    for code in wanted:
+        status = validation if code in (ErrorCode.VALIDATION_ERROR, ErrorCode.MALFORMED_JSON) else DEFAULT_STATUS[code]
+        if code.value not in by_status[status]:
+            by_status[status].append(code.value)
+    return {
+        status: OpenApiResponse(
+            ErrorSerializer, description="Error codes: " + ", ".join(f"`{c}`" for c in names)
+        )
+        for status, names in sorted(by_status.items())
+    }
+
+
+IDEMPOTENCY_ERRORS = (
+    ErrorCode.IDEMPOTENCY_KEY_REUSED,
+    ErrorCode.IDEMPOTENCY_KEY_IN_USE,
+    ErrorCode.IDEMPOTENCY_KEY_INVALID,
+)

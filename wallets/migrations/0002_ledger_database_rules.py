@@ -53,7 +53,8 @@ CREATE CONSTRAINT TRIGGER journaltransaction_balanced AFTER INSERT ON wallets_jo
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_transaction_balanced();
 
 -- One posting in one call. Every wallet leg's row is locked in primary-key order and checked against
--- the locked values (status, overdraft within the credit limit, held >= 0). A refusal is returned in
+-- the locked values (status, held >= 0, and a debit of the available part may not take it below
+-- zero, or below -credit_limit for legs allowed to use credit). A refusal is returned in
 -- o_error with nothing written, so a caller's transaction stays usable; otherwise the transaction,
 -- its entries and the new cached balances are written. System accounts keep no cached balance and
 -- are never locked here.
@@ -61,7 +62,7 @@ CREATE FUNCTION ledger_post(
     p_txn_id uuid, p_kind text, p_description text, p_reference_type text, p_reference_id text,
     p_external_key text, p_reverses uuid, p_metadata jsonb, p_created_by uuid,
     p_accounts uuid[], p_currencies text[], p_buckets smallint[], p_amounts numeric[],
-    p_types text[], p_is_wallet boolean[], p_require_active boolean[],
+    p_types text[], p_is_wallet boolean[], p_require_active boolean[], p_allow_credit boolean[],
     OUT o_error text, OUT o_created_at timestamptz,
     OUT o_accounts uuid[], OUT o_balances numeric[], OUT o_helds numeric[]
 ) LANGUAGE plpgsql AS $$
@@ -77,9 +78,10 @@ BEGIN
                sum(l.m) AS d_total,
                sum(CASE WHEN l.b = 1 THEN l.m ELSE 0 END) AS d_held,
                sum(CASE WHEN l.b = 0 THEN l.m ELSE 0 END) AS d_avail,
-               bool_or(l.r) AS need_active
-        FROM unnest(p_accounts, p_currencies, p_buckets, p_amounts, p_is_wallet, p_require_active)
-             AS l(a, c, b, m, w, r)
+               bool_or(l.r) AS need_active,
+               bool_or(l.k) AS may_use_credit
+        FROM unnest(p_accounts, p_currencies, p_buckets, p_amounts, p_is_wallet, p_require_active, p_allow_credit)
+             AS l(a, c, b, m, w, r, k)
         WHERE l.w
         GROUP BY l.a
         ORDER BY l.a
@@ -97,7 +99,7 @@ BEGIN
         v_held := a.held_balance + w.d_held;
         IF v_held < 0 THEN
             o_error := 'insufficient_held_balance'; RETURN;
-        ELSIF w.d_avail < 0 AND v_balance - v_held < -a.credit_limit THEN
+        ELSIF w.d_avail < 0 AND v_balance - v_held < (-a.credit_limit * w.may_use_credit::int) THEN
             o_error := 'insufficient_balance'; RETURN;
         END IF;
         o_accounts := o_accounts || w.id;
@@ -138,7 +140,7 @@ END $$;
 
 BACKWARD = r"""
 DROP FUNCTION IF EXISTS ledger_post(uuid, text, text, text, text, text, uuid, jsonb, uuid, uuid[], text[],
-    smallint[], numeric[], text[], boolean[], boolean[]);
+    smallint[], numeric[], text[], boolean[], boolean[], boolean[]);
 DROP TRIGGER IF EXISTS journaltransaction_balanced ON wallets_journaltransaction;
 DROP TRIGGER IF EXISTS entry_balanced ON wallets_entry;
 DROP FUNCTION IF EXISTS ledger_transaction_balanced();

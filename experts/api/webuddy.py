@@ -1,0 +1,83 @@
+"""WeBuddy dialect: experts' bank details (add, list)."""
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from experts.models import BankDetail
+from experts.services import bank_detail_add
+from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
+from wallets.api.webuddy import WebuddyView, parse_id
+from wallets.errors import DomainError, ErrorCode
+from wallets.models import User
+
+E = ErrorCode
+TAGS = ["WeBuddy: experts"]
+
+
+def find_expert(expert_id) -> User:
+    expert = User.objects.filter(pk=parse_id(expert_id, E.EXPERT_NOT_FOUND, "No such expert.")).first()
+    if expert is None:
+        raise DomainError(E.EXPERT_NOT_FOUND, "No such expert.")
+    return expert
+
+
+class BankDetailOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    expertId = serializers.UUIDField(source="expert_id")
+    bankName = serializers.CharField(source="bank_name")
+    accountNumber = serializers.CharField(source="masked_account_number", help_text="Masked: XXXXXX and the last 4 digits.")
+    ifscCode = serializers.CharField(source="ifsc_code")
+    accountHolderName = serializers.CharField(source="account_holder_name")
+    branchName = serializers.CharField(source="branch_name")
+    isPrimary = serializers.BooleanField(source="is_primary")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+
+class BankDetailIn(serializers.Serializer):
+    expertId = serializers.CharField()
+    bankName = serializers.CharField(max_length=100)
+    accountNumber = serializers.CharField(help_text="9 to 18 digits.")
+    ifscCode = serializers.CharField(help_text="Like HDFC0001234.")
+    accountHolderName = serializers.CharField(max_length=150)
+    branchName = serializers.CharField(required=False, allow_blank=True, max_length=150, default="")
+
+
+class BankDetailListOut(serializers.Serializer):
+    items = BankDetailOut(many=True)
+
+
+class BankDetailsView(WebuddyView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Add a bank account for an expert (the first one is primary)",
+        request=BankDetailIn,
+        responses={
+            201: BankDetailOut,
+            **error_responses(E.VALIDATION_ERROR, E.MALFORMED_JSON, E.EXPERT_NOT_FOUND, E.BANK_ACCOUNT_EXISTS, *IDEMPOTENCY_ERRORS, dialect="webuddy"),
+        },
+    )
+    def post(self, request):
+        data = BankDetailIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        detail = bank_detail_add(
+            expert=find_expert(v["expertId"]),
+            bank_name=v["bankName"],
+            account_number=v["accountNumber"],
+            ifsc_code=v["ifscCode"],
+            account_holder_name=v["accountHolderName"],
+            branch_name=v.get("branchName", ""),
+        )
+        return Response(BankDetailOut(detail).data, status=status.HTTP_201_CREATED)
+
+
+class ExpertBankDetailsView(WebuddyView):
+    @extend_schema(
+        tags=TAGS,
+        summary="List an expert's bank accounts",
+        responses={200: BankDetailListOut, **error_responses(E.EXPERT_NOT_FOUND, dialect="webuddy")},
+    )
+    def get(self, request, expert_id):
+        expert = find_expert(expert_id)
+        details = BankDetail.objects.filter(expert=expert).order_by("created_at")
+        return Response({"items": BankDetailOut(details, many=True).data})

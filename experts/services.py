@@ -1,0 +1,59 @@
+"""Writes for experts: bank details."""
+import re
+
+from django.db import IntegrityError, transaction
+
+from experts.models import BankDetail, ExpertProfile
+from wallets.crypto import encrypt, keyed_hash
+from wallets.errors import DomainError, ErrorCode
+from wallets.models import User
+
+IFSC = re.compile(r"^[A-Z]{4}0[A-Z0-9]{6}$")
+ACCOUNT_NUMBER = re.compile(r"^\d{9,18}$")
+
+
+def _invalid(field: str, message: str) -> DomainError:
+    return DomainError(ErrorCode.VALIDATION_ERROR, f"{field}: {message}", fields={field: [message]})
+
+
+def bank_detail_add(
+    *,
+    expert: User,
+    bank_name: str,
+    account_number: str,
+    ifsc_code: str,
+    account_holder_name: str,
+    branch_name: str = "",
+) -> BankDetail:
+    """Add a bank account for the expert; the first one becomes primary."""
+    account_number = (account_number or "").replace(" ", "")
+    ifsc_code = (ifsc_code or "").strip().upper()
+    if not ACCOUNT_NUMBER.match(account_number):
+        raise _invalid("accountNumber", "Must be 9 to 18 digits.")
+    if not IFSC.match(ifsc_code):
+        raise _invalid("ifscCode", "Must be an IFSC code like HDFC0001234 (4 letters, 0, 6 letters or digits).")
+    digest = keyed_hash(account_number, purpose="bank-account")
+    try:
+        with transaction.atomic():
+            # The expert's row lock makes "the first one is primary" exact under concurrency.
+            User.objects.select_for_update().filter(pk=expert.pk).first()
+            if BankDetail.objects.filter(expert=expert, account_number_hash=digest).exists():
+                raise DomainError(ErrorCode.BANK_ACCOUNT_EXISTS, "This bank account is already registered for the expert.")
+            return BankDetail.objects.create(
+                expert=expert,
+                bank_name=bank_name,
+                account_number_encrypted=encrypt(account_number),
+                account_number_hash=digest,
+                account_last4=account_number[-4:],
+                ifsc_code=ifsc_code,
+                account_holder_name=account_holder_name,
+                branch_name=branch_name or "",
+                is_primary=not BankDetail.objects.filter(expert=expert).exists(),
+            )
+    except IntegrityError:
+        raise DomainError(ErrorCode.BANK_ACCOUNT_EXISTS, "This bank account is already registered for the expert.") from None
+
+
+def expert_fee_percent(*, expert: User):
+    """The expert's own platform fee rate, or None for the default."""
+    return ExpertProfile.objects.filter(user=expert).values_list("platform_fee_percent", flat=True).first()

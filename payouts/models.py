@@ -1,0 +1,57 @@
+"""Payouts of experts' earnings to their bank accounts: held on the wallet until the gateway says
+paid (captured to payout clearing) or failed (released back)."""
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from uuid6 import uuid7
+
+from experts.models import BankDetail
+from wallets.models import MONEY, Account, Hold
+
+
+class Payout(models.Model):
+    class Kind(models.TextChoices):
+        MANUAL = "manual"
+        MONTHLY = "monthly"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PROCESSING = "processing"
+        PAID = "paid"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    expert = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts")
+    wallet = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=4)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    month = models.CharField(max_length=7, null=True, blank=True)  # YYYY-MM, monthly payouts only
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    payment_method = models.CharField(max_length=10)
+    bank_account = models.ForeignKey(BankDetail, on_delete=models.PROTECT, related_name="payouts")
+    hold = models.OneToOneField(Hold, on_delete=models.PROTECT, related_name="payout")
+    provider_payout_id = models.CharField(max_length=100, null=True, blank=True)
+    failure_reason = models.CharField(max_length=255, blank=True, default="")
+    retry_of = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="retried_by")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
+            models.UniqueConstraint(
+                fields=["expert", "month"],
+                condition=Q(kind="monthly") & ~Q(status__in=["failed", "cancelled"]),
+                name="payout_one_monthly_per_expert_month",
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="monthly") & Q(month__isnull=False)) | (Q(kind="manual") & Q(month__isnull=True)),
+                name="payout_month_only_for_monthly",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="payout_status_created_idx")]
+
+    def __str__(self) -> str:
+        return f"payout {self.id} {self.amount} {self.currency} ({self.status})"

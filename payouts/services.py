@@ -1,0 +1,241 @@
+"""Paying experts out to their banks.
+
+A payout is recorded and its amount held on the expert's wallet in one transaction; the gateway is
+called after that commits (no lock held); its answer is applied in a new transaction: paid
+captures the hold to payout clearing, failed releases it back.
+"""
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone as dt_timezone
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from experts.models import BankDetail
+from payouts.models import Payout
+from wallets import services as wallet_services
+from wallets.crypto import decrypt
+from wallets.errors import DomainError, ErrorCode
+from wallets.gateways import METHODS, PayoutDestination, gateway_for
+from wallets.models import Account, Hold, User
+from wallets.money import parse_amount
+from wallets.selectors import wallet_balance_at
+from wallets.services import Payee
+
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def _invalid(field: str, message: str) -> DomainError:
+    return DomainError(ErrorCode.VALIDATION_ERROR, f"{field}: {message}", fields={field: [message]})
+
+
+def _expert_wallet(expert_id) -> Account:
+    if not User.objects.filter(pk=expert_id).exists():
+        raise DomainError(ErrorCode.EXPERT_NOT_FOUND, "No such expert.")
+    return wallet_services.webuddy_wallet(user_id=expert_id)
+
+
+def _payment_method(method) -> str:
+    if method not in METHODS:
+        raise _invalid("paymentMethod", f"Must be one of {', '.join(METHODS)}.")
+    return method
+
+
+def _already_exists() -> DomainError:
+    return DomainError(ErrorCode.PAYOUT_ALREADY_EXISTS, "A monthly payout for this expert and month already exists.")
+
+
+def _create(*, wallet: Account, amount: Decimal, kind: str, month, method: str, bank: BankDetail, retry_of=None) -> Payout:
+    try:
+        with transaction.atomic():
+            payout_id = Payout._meta.pk.default()
+            hold = wallet_services.hold_place(
+                wallet=wallet,
+                amount=amount,
+                reference_type="payout",
+                reference_id=str(payout_id),
+                description=f"Payout hold: {payout_id}",
+            )
+            return Payout.objects.create(
+                id=payout_id,
+                expert_id=wallet.user_id,
+                wallet=wallet,
+                amount=amount,
+                currency=wallet.currency,
+                kind=kind,
+                month=month,
+                payment_method=method,
+                bank_account=bank,
+                hold=hold,
+                retry_of=retry_of,
+            )
+    except IntegrityError:
+        if kind == Payout.Kind.MONTHLY:
+            raise _already_exists() from None
+        raise
+
+
+def payout_execute(*, payout: Payout) -> Payout:
+    """Ask the gateway to pay (outside any lock), then apply its answer."""
+    bank = payout.bank_account
+    answer = gateway_for(payout.payment_method).create_payout(
+        reference=str(payout.id),
+        amount=payout.amount,
+        currency=payout.currency,
+        destination=PayoutDestination(
+            account_number=decrypt(bank.account_number_encrypted),
+            ifsc_code=bank.ifsc_code,
+            account_holder_name=bank.account_holder_name,
+        ),
+        idempotency_key=f"payout-{payout.id}",
+    )
+    if answer.status == "paid":
+        return payout_mark_paid(payout_id=payout.id, provider_payout_id=answer.provider_payout_id)
+    if answer.status == "failed":
+        return payout_mark_failed(payout_id=payout.id, reason=answer.failure_reason or "rejected by the gateway",
+                                  provider_payout_id=answer.provider_payout_id)
+    Payout.objects.filter(pk=payout.pk, status=Payout.Status.PENDING).update(
+        status=Payout.Status.PROCESSING, provider_payout_id=answer.provider_payout_id, updated_at=timezone.now()
+    )
+    payout.refresh_from_db()
+    return payout
+
+
+def _lock_open_payout(payout_id) -> Payout:
+    payout = Payout.objects.select_for_update(of=("self",)).filter(pk=payout_id).first()
+    if payout is None:
+        raise DomainError(ErrorCode.PAYOUT_NOT_FOUND, "No such payout.")
+    return payout
+
+
+def payout_mark_paid(*, payout_id, provider_payout_id: str | None) -> Payout:
+    with transaction.atomic():
+        payout = _lock_open_payout(payout_id)
+        if payout.status == Payout.Status.PAID:
+            return payout
+        if payout.status not in (Payout.Status.PENDING, Payout.Status.PROCESSING):
+            raise DomainError(ErrorCode.PAYOUT_NOT_RETRYABLE, f"The payout is {payout.status}.")
+        wallet_services.hold_capture(
+            hold_id=payout.hold_id,
+            payees=[Payee(amount=payout.amount, type="withdrawal", system=Account.System.PAYOUT_CLEARING)],
+            debit_type="withdrawal",
+            description=f"Payout to bank: {payout.id}",
+        )
+        payout.status = Payout.Status.PAID
+        payout.provider_payout_id = provider_payout_id
+        payout.save(update_fields=["status", "provider_payout_id", "updated_at"])
+    return payout
+
+
+def payout_mark_failed(*, payout_id, reason: str, provider_payout_id: str | None = None) -> Payout:
+    return _close_unpaid(payout_id=payout_id, status=Payout.Status.FAILED, reason=reason, provider_payout_id=provider_payout_id)
+
+
+def payout_cancel(*, payout_id, reason: str = "cancelled by staff") -> Payout:
+    """Cancel a payout the gateway has not taken yet; the held amount goes back to the wallet."""
+    with transaction.atomic():
+        payout = _lock_open_payout(payout_id)
+        if payout.status != Payout.Status.PENDING:
+            raise DomainError(ErrorCode.PAYOUT_NOT_RETRYABLE, f"Only pending payouts can be cancelled; this one is {payout.status}.")
+        return _close_unpaid(payout_id=payout_id, status=Payout.Status.CANCELLED, reason=reason)
+
+
+def _close_unpaid(*, payout_id, status: str, reason: str, provider_payout_id: str | None = None) -> Payout:
+    with transaction.atomic():
+        payout = _lock_open_payout(payout_id)
+        if payout.status in (Payout.Status.FAILED, Payout.Status.CANCELLED):
+            return payout
+        if payout.status == Payout.Status.PAID:
+            raise DomainError(ErrorCode.PAYOUT_NOT_RETRYABLE, "The payout is already paid.")
+        if Hold.objects.filter(pk=payout.hold_id, status=Hold.Status.ACTIVE).exists():
+            wallet_services.hold_release(hold_id=payout.hold_id, description=f"Payout {status}: {payout.id}")
+        payout.status = status
+        payout.failure_reason = reason[:255]
+        if provider_payout_id:
+            payout.provider_payout_id = provider_payout_id
+        payout.save(update_fields=["status", "failure_reason", "provider_payout_id", "updated_at"])
+    return payout
+
+
+def payout_request_manual(*, expert_id, amount, bank_account_id, payment_method) -> Payout:
+    """Pay `amount` of the expert's available balance to one of their bank accounts."""
+    wallet = _expert_wallet(expert_id)
+    method = _payment_method(payment_method)
+    amount = parse_amount(amount, wallet.currency)
+    bank = BankDetail.objects.filter(pk=_uuid_or_none(bank_account_id), expert_id=wallet.user_id).first()
+    if bank is None:
+        raise DomainError(ErrorCode.BANK_ACCOUNT_NOT_FOUND, "bankAccount is not one of the expert's bank details.")
+    payout = _create(wallet=wallet, amount=amount, kind=Payout.Kind.MANUAL, month=None, method=method, bank=bank)
+    return payout_execute(payout=payout)
+
+
+def _uuid_or_none(value):
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """[start, end) of a calendar month in UTC."""
+    match = MONTH.match(month or "") if isinstance(month, str) else None
+    if not match:
+        raise _invalid("month", "Must be a month as YYYY-MM.")
+    year, number = int(match.group(1)), int(match.group(2))
+    start = datetime(year, number, 1, tzinfo=dt_timezone.utc)
+    end = datetime(year + (number == 12), 1 if number == 12 else number + 1, 1, tzinfo=dt_timezone.utc)
+    return start, end
+
+
+@dataclass(frozen=True)
+class MonthlyQuote:
+    expert_id: object
+    month: str
+    currency: str
+    amount: Decimal
+    threshold: Decimal
+    bank: BankDetail | None
+
+    @property
+    def payable(self) -> bool:
+        return self.bank is not None and self.amount > 0 and self.amount >= self.threshold
+
+
+def monthly_payout_quote(*, expert_id, month: str, threshold=None) -> MonthlyQuote:
+    """What a monthly payout would pay: the available balance at the end of `month`, capped by the
+    available balance now, to the expert's primary bank account."""
+    wallet = _expert_wallet(expert_id)
+    _, end = month_bounds(month)
+    if end > timezone.now():
+        raise DomainError(ErrorCode.MONTH_NOT_ENDED, f"{month} has not ended yet.")
+    limit = settings.PAYOUT_THRESHOLD if threshold is None else parse_amount(
+        threshold, wallet.currency, field="payoutThreshold", allow_zero=True
+    )
+    balance_then, held_then = wallet_balance_at(wallet=wallet, at=end)
+    wallet.refresh_from_db()
+    amount = max(min(balance_then - held_then, wallet.available_balance), Decimal(0))
+    bank = BankDetail.objects.filter(expert_id=wallet.user_id, is_primary=True).first()
+    return MonthlyQuote(
+        expert_id=wallet.user_id, month=month, currency=wallet.currency, amount=amount, threshold=limit, bank=bank
+    )
+
+
+def payout_request_monthly(*, expert_id, month: str, threshold=None, payment_method: str = "RAZORPAY"):
+    """The expert's monthly payout, or a `MonthlyQuote` saying why nothing is paid (below threshold)."""
+    quote = monthly_payout_quote(expert_id=expert_id, month=month, threshold=threshold)
+    if Payout.objects.filter(expert_id=quote.expert_id, kind=Payout.Kind.MONTHLY, month=month).exclude(
+        status__in=[Payout.Status.FAILED, Payout.Status.CANCELLED]
+    ).exists():
+        raise _already_exists()
+    if quote.bank is None:
+        raise DomainError(ErrorCode.BANK_ACCOUNT_NOT_FOUND, "The expert has no primary bank account.")
+    if not quote.payable:
+        return quote
+    wallet = wallet_services.webuddy_wallet(user_id=quote.expert_id)
+    payout = _create(
+        wallet=wallet, amount=quote.amount, kind=Payout.Kind.MONTHLY, month=month, method=payment_method, bank=quote.bank
+    )
+    return payout_execute(payout=payout)

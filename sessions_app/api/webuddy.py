@@ -1,0 +1,136 @@
+"""WeBuddy dialect: consultation sessions (start, adjust, end, get)."""
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from sessions_app import services
+from sessions_app.models import ConsultationSession
+from wallets.api.fields import AmountField
+from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
+from wallets.api.webuddy import WebuddyView, find_user, parse_id
+from wallets.errors import DomainError, ErrorCode
+
+E = ErrorCode
+TAGS = ["WeBuddy: sessions"]
+
+
+class SessionOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    userId = serializers.UUIDField(source="user_id")
+    expertId = serializers.UUIDField(source="expert_id")
+    status = serializers.ChoiceField(choices=ConsultationSession.Status.values)
+    sessionFee = AmountField(source="session_fee")
+    currentFee = AmountField(source="current_fee")
+    heldAmount = AmountField(source="held_amount")
+    deferredAmount = AmountField(source="deferred_amount")
+    actualFee = AmountField(source="actual_fee", allow_null=True)
+    chargedAmount = AmountField(source="charged_amount", allow_null=True)
+    expertEarning = AmountField(source="expert_earning", allow_null=True)
+    platformFee = AmountField(source="platform_fee", allow_null=True)
+    startedAt = serializers.DateTimeField(source="started_at")
+    endedAt = serializers.DateTimeField(source="ended_at", allow_null=True)
+
+
+class StartIn(serializers.Serializer):
+    userId = serializers.CharField()
+    expertId = serializers.CharField()
+    sessionFee = AmountField()
+
+
+class AdjustIn(serializers.Serializer):
+    sessionId = serializers.CharField()
+    adjustedFee = AmountField()
+    deferFee = serializers.BooleanField(required=False, default=False)
+
+
+class EndIn(serializers.Serializer):
+    sessionId = serializers.CharField()
+    expertId = serializers.CharField()
+    actualFee = AmountField()
+
+
+def _session_id(value):
+    return parse_id(value, E.SESSION_NOT_FOUND, "No such session.")
+
+
+def _expert_id(value):
+    return parse_id(value, E.EXPERT_NOT_FOUND, "No such expert.")
+
+
+def _render(session: ConsultationSession, code=status.HTTP_200_OK) -> Response:
+    session = ConsultationSession.objects.select_related("hold").get(pk=session.pk)
+    return Response(SessionOut(session).data, status=code)
+
+
+COMMON = (E.VALIDATION_ERROR, E.MALFORMED_JSON, *IDEMPOTENCY_ERRORS)
+
+
+class SessionStartView(WebuddyView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Start a session: hold the session fee",
+        request=StartIn,
+        responses={
+            201: SessionOut,
+            **error_responses(*COMMON, E.USER_NOT_FOUND, E.EXPERT_NOT_FOUND, E.INSUFFICIENT_BALANCE, E.WALLET_SUSPENDED, dialect="webuddy"),
+        },
+    )
+    def post(self, request):
+        data = StartIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        user = find_user(v["userId"])
+        session = services.session_start(user_id=user.pk, expert_id=_expert_id(v["expertId"]), session_fee=v["sessionFee"])
+        return _render(session, status.HTTP_201_CREATED)
+
+
+class SessionAdjustView(WebuddyView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Adjust the fee: resize the hold now, or defer the difference to settlement",
+        request=AdjustIn,
+        responses={
+            200: SessionOut,
+            **error_responses(*COMMON, E.SESSION_NOT_FOUND, E.SESSION_NOT_ACTIVE, E.INSUFFICIENT_BALANCE, E.WALLET_SUSPENDED, dialect="webuddy"),
+        },
+    )
+    def post(self, request):
+        data = AdjustIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        session = services.session_adjust(
+            session_id=_session_id(v["sessionId"]), adjusted_fee=v["adjustedFee"], defer_fee=v["deferFee"]
+        )
+        return _render(session)
+
+
+class SessionEndView(WebuddyView):
+    @extend_schema(
+        tags=TAGS,
+        summary="End and settle: charge the actual fee, pay the expert, release the rest",
+        request=EndIn,
+        responses={
+            200: SessionOut,
+            **error_responses(
+                *COMMON, E.SESSION_NOT_FOUND, E.EXPERT_MISMATCH, E.SESSION_NOT_ACTIVE, E.INSUFFICIENT_BALANCE,
+                E.WALLET_SUSPENDED, dialect="webuddy",
+            ),
+        },
+    )
+    def post(self, request):
+        data = EndIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        session = services.session_end(
+            session_id=_session_id(v["sessionId"]), expert_id=v["expertId"], actual_fee=v["actualFee"]
+        )
+        return _render(session)
+
+
+class SessionDetailView(WebuddyView):
+    @extend_schema(tags=TAGS, summary="Get a session", responses={200: SessionOut, **error_responses(E.SESSION_NOT_FOUND, dialect="webuddy")})
+    def get(self, request, session_id):
+        session = ConsultationSession.objects.select_related("hold").filter(pk=_session_id(session_id)).first()
+        if session is None:
+            raise DomainError(E.SESSION_NOT_FOUND, "No such session.")
+        return Response(SessionOut(session).data)

@@ -1,0 +1,31 @@
+"""Field encryption and keyed hashes for personal data at rest (bank account and id numbers).
+
+`FIELD_ENCRYPTION_KEY` holds one or more comma-separated Fernet keys: the first encrypts, all
+decrypt, so keys can be rotated. A keyed hash (HMAC-SHA256 under a key derived from the first key)
+finds duplicates without storing the number in clear.
+"""
+import hashlib
+import hmac
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, MultiFernet
+from django.conf import settings
+
+
+@lru_cache(maxsize=4)
+def _fernet(keys: str) -> MultiFernet:
+    return MultiFernet([Fernet(key.strip().encode()) for key in keys.split(",") if key.strip()])
+
+
+def encrypt(value: str) -> str:
+    return _fernet(settings.FIELD_ENCRYPTION_KEY).encrypt(value.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    return _fernet(settings.FIELD_ENCRYPTION_KEY).decrypt(token.encode()).decode()
+
+
+def keyed_hash(value: str, *, purpose: str) -> str:
+    primary = settings.FIELD_ENCRYPTION_KEY.split(",")[0].strip().encode()
+    key = hashlib.sha256(b"keyed-hash:" + purpose.encode() + b":" + primary).digest()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
