@@ -190,6 +190,14 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     return start, end
 
 
+def ended_month_end(month: str) -> datetime:
+    """The end of `month`, which must be over (400 `month_not_ended` otherwise)."""
+    _, end = month_bounds(month)
+    if end > timezone.now():
+        raise DomainError(ErrorCode.MONTH_NOT_ENDED, f"{month} has not ended yet.")
+    return end
+
+
 @dataclass(frozen=True)
 class MonthlyQuote:
     expert_id: object
@@ -208,9 +216,7 @@ def monthly_payout_quote(*, expert_id, month: str, threshold=None) -> MonthlyQuo
     """What a monthly payout would pay: the available balance at the end of `month`, capped by the
     available balance now, to the expert's primary bank account."""
     wallet = _expert_wallet(expert_id)
-    _, end = month_bounds(month)
-    if end > timezone.now():
-        raise DomainError(ErrorCode.MONTH_NOT_ENDED, f"{month} has not ended yet.")
+    end = ended_month_end(month)
     limit = settings.PAYOUT_THRESHOLD if threshold is None else parse_amount(
         threshold, wallet.currency, field="payoutThreshold", allow_zero=True
     )
