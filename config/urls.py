@@ -4,8 +4,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from experts.api import webuddy as experts_webuddy
+from kyc.api import tmr as kyc_tmr
 from payouts.api import webuddy as payouts_webuddy
 from sessions_app.api import webuddy as sessions_webuddy
+from wallets.api import tmr as wallets_tmr
 from wallets.api import webuddy as wallets_webuddy
 from wallets.api.health import healthz
 
@@ -24,9 +26,24 @@ webuddy = [
     path("experts/<str:expert_id>/bank-details", experts_webuddy.ExpertBankDetailsView.as_view()),
 ]
 
+tmr = [
+    path("auth/register", wallets_tmr.RegisterView.as_view()),
+    path("auth/token", wallets_tmr.TokenView.as_view()),
+    path("auth/token/refresh", wallets_tmr.TokenRefreshView.as_view()),
+    path("wallet", wallets_tmr.WalletView.as_view()),
+    path("wallet/charge", wallets_tmr.ChargeView.as_view()),
+    path("wallet/withdraw", wallets_tmr.WithdrawView.as_view()),
+    path("wallet/transactions", wallets_tmr.TransactionsView.as_view()),
+    path("wallet/kyc", kyc_tmr.KycView.as_view()),
+    path("wallet/escrow/freeze", wallets_tmr.FreezeView.as_view()),
+    path("wallet/escrow/release", wallets_tmr.ReleaseView.as_view()),
+    path("wallet/escrow/cancel", wallets_tmr.CancelView.as_view()),
+]
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("v1/", include(webuddy)),
+    path("api/v1/", include(tmr)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),

@@ -48,6 +48,13 @@ class ErrorCode(str, Enum):
     MONTH_NOT_ENDED = "month_not_ended"
     PAYMENT_FAILED = "payment_failed"
     RECHARGE_NOT_FOUND = "recharge_not_found"
+    USERNAME_TAKEN = "username_taken"
+    KYC_ALREADY_SUBMITTED = "kyc_already_submitted"
+    KYC_NOT_FOUND = "kyc_not_found"
+    KYC_NOT_PENDING = "kyc_not_pending"
+    ORDER_ALREADY_EXISTS = "order_already_exists"
+    ORDER_NOT_FOUND = "order_not_found"
+    ORDER_NOT_FROZEN = "order_not_frozen"
     SERVER_ERROR = "server_error"
 
 
@@ -93,6 +100,13 @@ DEFAULT_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MONTH_NOT_ENDED: 400,
     ErrorCode.PAYMENT_FAILED: 402,
     ErrorCode.RECHARGE_NOT_FOUND: 404,
+    ErrorCode.USERNAME_TAKEN: 409,
+    ErrorCode.KYC_ALREADY_SUBMITTED: 409,
+    ErrorCode.KYC_NOT_FOUND: 404,
+    ErrorCode.KYC_NOT_PENDING: 409,
+    ErrorCode.ORDER_ALREADY_EXISTS: 409,
+    ErrorCode.ORDER_NOT_FOUND: 404,
+    ErrorCode.ORDER_NOT_FROZEN: 409,
     ErrorCode.SERVER_ERROR: 500,
 }
 

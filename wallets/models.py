@@ -111,10 +111,8 @@ class Account(models.Model):
             models.UniqueConstraint(fields=["id", "currency"], name="account_id_currency_unique"),
             models.CheckConstraint(condition=Q(held_balance__gte=0), name="account_held_non_negative"),
             models.CheckConstraint(condition=Q(credit_limit__gte=0), name="account_credit_limit_non_negative"),
-            models.CheckConstraint(
-                condition=Q(balance__gte=F("held_balance") - F("credit_limit")),
-                name="account_available_within_credit_limit",
-            ),
+            # `available >= -credit_limit` is checked by PostgreSQL (migration 0005): SQLite would
+            # compare it in floating point.
             models.CheckConstraint(
                 condition=(Q(kind="wallet", user__isnull=False, system_code__isnull=True))
                 | Q(kind="system", user__isnull=True, system_code__isnull=False, balance=0, held_balance=0),
@@ -221,10 +219,8 @@ class Hold(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="hold_amount_positive"),
-            models.CheckConstraint(
-                condition=Q(captured__gte=0, released__gte=0, amount__gte=F("captured") + F("released")),
-                name="hold_parts_within_amount",
-            ),
+            models.CheckConstraint(condition=Q(captured__gte=0, released__gte=0), name="hold_parts_non_negative"),
+            # `captured + released <= amount` is checked by PostgreSQL (migration 0005).
         ]
         indexes = [models.Index(fields=["reference_type", "reference_id"], name="hold_reference_idx")]
 
@@ -315,3 +311,45 @@ class Recharge(models.Model):
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="recharge_amount_positive")]
+
+
+class LoginFailure(models.Model):
+    """One failed login, counted per username and per client IP to throttle guessing."""
+
+    id = models.BigAutoField(primary_key=True)
+    username = models.CharField(max_length=150)
+    ip = models.CharField(max_length=45)
+    failed_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["username", "failed_at"], name="login_failure_user_idx"),
+            models.Index(fields=["ip", "failed_at"], name="login_failure_ip_idx"),
+        ]
+
+
+class Escrow(models.Model):
+    """Funds of a TMR Land order, frozen on the buyer's wallet until the order completes (released to
+    the seller less the platform fee) or is cancelled (unfrozen back to the buyer)."""
+
+    class Status(models.TextChoices):
+        FROZEN = "frozen"
+        RELEASED = "released"
+        CANCELLED = "cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    order_id = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="escrows")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="escrows")
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=4, choices=CURRENCY_CHOICES)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.FROZEN)
+    hold = models.OneToOneField(Hold, on_delete=models.PROTECT, related_name="escrow")
+    payee = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="escrow_payouts")
+    fee = models.DecimalField(**MONEY, null=True, blank=True)
+    payout_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="escrow_amount_positive")]

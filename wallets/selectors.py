@@ -37,17 +37,17 @@ def wallet_balance_at_from_sums(*, wallet: Account, at: datetime) -> tuple[Decim
     return sums["total"], sums["held"]
 
 
-def wallet_statement(*, wallet: Account, entries=None):
-    """The wallet's history: one line per journal transaction, newest first.
+def wallet_statement(*, wallet: Account | None = None, wallets=None, entries=None):
+    """History of one wallet (or several): one line per journal transaction and wallet, newest first.
 
     A transaction may touch a wallet twice (its available and held parts); the line sums them.
     `entries` may be a pre-filtered Entry queryset (by type or time); all of a wallet's legs in one
     transaction share their type and time, so such filters keep lines whole.
     """
     entries = Entry.objects.all() if entries is None else entries
+    entries = entries.filter(account=wallet) if wallet is not None else entries.filter(account__in=wallets)
     return (
-        entries.filter(account=wallet)
-        .values("created_at", "transaction_id")
+        entries.values("created_at", "transaction_id", "account_id", "currency")
         .annotate(
             total=Sum("amount"),
             held=Coalesce(Sum("amount", filter=Q(bucket=Entry.Bucket.HELD)), ZERO),

@@ -5,18 +5,24 @@ order and re-reads balances under the lock. Functions take keyword-only argument
 `DomainError` on any refusal, leaving every balance as it was.
 """
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from uuid import UUID
 
 import phonenumbers
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from wallets import ledger
+from wallets.crypto import api_key_generate, api_key_hash
 from wallets.errors import DomainError, ErrorCode
 from wallets.ledger import AVAILABLE, HELD, Leg, Posted
 from wallets.gateways import gateway_for
-from wallets.models import Account, ApiKey, Entry, Hold, JournalTransaction, Recharge, User
+from wallets.models import Account, ApiKey, Entry, Escrow, Hold, JournalTransaction, LoginFailure, Recharge, User
 from wallets.money import currency_exponent, parse_amount, quantum
 
 System = Account.System
@@ -129,7 +135,63 @@ def user_update(*, user: User, phone_number=None, name=None, max_credits=None, s
     return locked
 
 
+def user_register(*, username: str, password: str) -> User:
+    """A TMR Land user with a password (Django's validators) and a USD wallet."""
+    username = (username or "").strip()
+    if not username:
+        raise _invalid("username", "This field is required.")
+    candidate = User(username=username)
+    try:
+        validate_password(password, user=candidate)
+    except DjangoValidationError as exc:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR, f"password: {exc.messages[0]}", fields={"password": list(exc.messages)}
+        ) from None
+    taken = DomainError(ErrorCode.USERNAME_TAKEN, "This username is taken.")
+    if User.objects.filter(username__iexact=username).exists():
+        raise taken
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(username=username, password=password)
+            Account.objects.create(kind=Account.Kind.WALLET, user=user, currency="USD")
+    except IntegrityError:
+        raise taken from None
+    return user
+
+
+def login_retry_after(*, username: str, ip: str) -> int:
+    """Seconds until another login may be tried for this username or from this IP (0: now)."""
+    window = timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    since = timezone.now() - window
+    waits = []
+    for condition in (Q(username=username.lower()), Q(ip=ip)):
+        recent = list(
+            LoginFailure.objects.filter(condition, failed_at__gt=since).order_by("-failed_at")
+            .values_list("failed_at", flat=True)[: settings.LOGIN_FAILURE_LIMIT]
+        )
+        if len(recent) >= settings.LOGIN_FAILURE_LIMIT:
+            waits.append((recent[-1] + window - timezone.now()).total_seconds())
+    return max(0, int(max(waits, default=0)) + (1 if waits else 0))
+
+
+def login_failure_record(*, username: str, ip: str) -> None:
+    LoginFailure.objects.create(username=username.lower()[:150], ip=ip[:45], failed_at=timezone.now())
+
+
+def login_failures_clear(*, username: str) -> None:
+    LoginFailure.objects.filter(username=username.lower()).delete()
+
+
 # Wallets
+
+
+def user_wallet(*, user_id, currency: str) -> Account:
+    """The user's wallet in `currency`, or 404 `wallet_not_found`."""
+    currency_exponent(currency)
+    wallet = Account.objects.filter(kind=Account.Kind.WALLET, user_id=user_id, currency=currency).first()
+    if wallet is None:
+        raise DomainError(ErrorCode.WALLET_NOT_FOUND, f"No {currency} wallet for this user.")
+    return wallet
 
 
 def webuddy_wallet(*, user_id) -> Account:
@@ -564,6 +626,81 @@ def recharge_fail(*, recharge_id, reason: str) -> Recharge:
     return recharge
 
 
+# Escrow (TMR Land orders)
+
+
+def escrow_freeze(*, user_id, order_id: str, amount, currency: str) -> Escrow:
+    """Freeze the order's amount on the buyer's wallet; each order id is frozen once."""
+    if not User.objects.filter(pk=user_id).exists():
+        raise DomainError(ErrorCode.USER_NOT_FOUND, "No such user.")
+    wallet = user_wallet(user_id=user_id, currency=currency)
+    amount = _amount(amount, currency)
+    exists = DomainError(ErrorCode.ORDER_ALREADY_EXISTS, f"Order {order_id} is already in escrow.")
+    if Escrow.objects.filter(order_id=order_id).exists():
+        raise exists
+    try:
+        with transaction.atomic():
+            hold = hold_place(
+                wallet=wallet,
+                amount=amount,
+                reference_type="order",
+                reference_id=order_id,
+                description=f"Escrow freeze: order {order_id}",
+            )
+            return Escrow.objects.create(
+                order_id=order_id, user_id=user_id, account=wallet, amount=amount, currency=currency, hold=hold
+            )
+    except IntegrityError:
+        raise exists from None
+
+
+def _lock_frozen_escrow(order_id: str) -> Escrow:
+    escrow = Escrow.objects.select_for_update(of=("self",)).select_related("account").filter(order_id=order_id).first()
+    if escrow is None:
+        raise DomainError(ErrorCode.ORDER_NOT_FOUND, f"No escrow for order {order_id}.")
+    if escrow.status != Escrow.Status.FROZEN:
+        raise DomainError(ErrorCode.ORDER_NOT_FROZEN, f"Order {order_id} is {escrow.status}, not frozen.")
+    return escrow
+
+
+def escrow_release(*, order_id: str, payee_id) -> Escrow:
+    """The order completed: the frozen amount goes to the payee, less the platform fee."""
+    payee = User.objects.filter(pk=payee_id).first()
+    if payee is None:
+        raise DomainError(ErrorCode.USER_NOT_FOUND, "No such payee.")
+    with transaction.atomic():
+        escrow = _lock_frozen_escrow(order_id)
+        if payee.pk == escrow.user_id:
+            raise _invalid("payee_id", "The payee must be another user than the buyer.")
+        payee_wallet = wallet_get_or_create(user=payee, currency=escrow.currency)
+        payout, fee = fee_split(escrow.amount, settings.PLATFORM_FEE_PERCENT, escrow.currency)
+        hold_settle(
+            hold_id=escrow.hold_id,
+            amount=escrow.amount,
+            payees=[
+                Payee(amount=payout, type="credit", wallet=payee_wallet),
+                Payee(amount=fee, type="fee", system=System.PLATFORM_REVENUE),
+            ],
+            description=f"Order payout: {order_id}",
+        )
+        escrow.status = Escrow.Status.RELEASED
+        escrow.payee = payee
+        escrow.fee = fee
+        escrow.payout_amount = payout
+        escrow.save(update_fields=["status", "payee", "fee", "payout_amount", "updated_at"])
+    return escrow
+
+
+def escrow_cancel(*, order_id: str) -> Escrow:
+    """The order was cancelled: the frozen amount goes back to the buyer."""
+    with transaction.atomic():
+        escrow = _lock_frozen_escrow(order_id)
+        hold_release(hold_id=escrow.hold_id, description=f"Escrow cancel: order {order_id}")
+        escrow.status = Escrow.Status.CANCELLED
+        escrow.save(update_fields=["status", "updated_at"])
+    return escrow
+
+
 # Corrections
 
 
@@ -610,10 +747,8 @@ def transaction_reverse(*, transaction_id: UUID, reason: str, created_by: User |
 
 def api_key_create(*, name: str, scope: str) -> tuple[ApiKey, str]:
     """A new API key; the raw key is returned once and only its hash is stored."""
-    from wallets.api.auth import generate_key, hash_key
-
     if scope not in ApiKey.Scope.values:
         raise DomainError(ErrorCode.VALIDATION_ERROR, f"Scope must be one of {', '.join(ApiKey.Scope.values)}.")
-    prefix, raw = generate_key()
-    key = ApiKey.objects.create(name=name, scope=scope, prefix=prefix, key_hash=hash_key(raw))
+    prefix, raw = api_key_generate()
+    key = ApiKey.objects.create(name=name, scope=scope, prefix=prefix, key_hash=api_key_hash(raw))
     return key, raw

@@ -140,3 +140,13 @@ def test_post_refuses_malformed_legs_before_touching_the_database(amounts, ledge
     with pytest.raises(ValueError):
         ledger.post(kind="raw", legs=legs)
     assert JournalTransaction.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hold_cannot_capture_and_release_more_than_it_held():
+    wallet = make_wallet(balance=10)
+    hold = services.hold_place(wallet=wallet, amount=D("4"))
+
+    with pytest.raises(IntegrityError, match="hold_parts_within_amount"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("UPDATE wallets_hold SET captured = 3, released = 1.01 WHERE id = %s", [hold.id])

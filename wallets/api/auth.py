@@ -1,26 +1,15 @@
 """Who is calling: partner and platform services by API key (stored hashed, scoped), end users by
 JWT. Missing or bad credentials are 401 `not_authenticated`; a valid caller outside its scope is 403
 `permission_denied`."""
-import hashlib
 import hmac
-import secrets
 
 from rest_framework import authentication, exceptions, permissions
 
+from wallets.crypto import API_KEY_PREFIX as KEY_PREFIX
+from wallets.crypto import api_key_hash as hash_key
 from wallets.models import ApiKey
 
 KEYWORD = "Api-Key"
-KEY_PREFIX = "wk"
-
-
-def hash_key(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def generate_key() -> tuple[str, str]:
-    """A new key as (prefix, full key). The prefix finds the row; only the hash of the key is kept."""
-    prefix = secrets.token_hex(6)
-    return prefix, f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
 
 
 class ApiClient:

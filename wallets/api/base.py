@@ -5,6 +5,9 @@ from wallets.api.idempotency import HEADER, METHODS, run_idempotent
 
 
 class ApiView(APIView):
+    # Sign-up and token views answer anonymous callers and return secrets: no stored replays there.
+    idempotent = True
+
     def dispatch(self, request, *args, **kwargs):
         # DRF's dispatch, with the handler call wrapped by the idempotency store when a key is sent.
         self.args = args
@@ -17,7 +20,7 @@ class ApiView(APIView):
             method = request.method.lower()
             handler = getattr(self, method, self.http_method_not_allowed)
             key = request.headers.get(HEADER)
-            if key is not None and request.method in METHODS:
+            if key is not None and request.method in METHODS and self.idempotent:
                 response = run_idempotent(self, request, key, lambda: handler(request, *args, **kwargs))
             else:
                 response = handler(request, *args, **kwargs)

@@ -26,9 +26,15 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 
 
 class AutoSchema(SpectacularAutoSchema):
+    def get_auth(self):
+        # Views may name the one credential they are meant for (both are accepted, so that a
+        # credential of the wrong kind gets 403 rather than 401).
+        declared = getattr(self.view, "schema_auth", None)
+        return declared if declared is not None else super().get_auth()
+
     def get_override_parameters(self):
         parameters = list(super().get_override_parameters())
-        if self.method in METHODS:
+        if self.method in METHODS and getattr(self.view, "idempotent", False):
             parameters.append(IDEMPOTENCY_PARAMETER)
         return parameters
 

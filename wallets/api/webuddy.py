@@ -38,6 +38,7 @@ def find_user(user_id) -> User:
 
 class WebuddyView(ApiView):
     permission_classes = [WebuddyScope]
+    schema_auth = [{"ApiKey": []}]
 
 
 # Serializers

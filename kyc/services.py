@@ -1,0 +1,72 @@
+"""KYC: submit, and the finance staff's verdict."""
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from kyc.models import KycSubmission
+from wallets.crypto import encrypt
+from wallets.errors import DomainError, ErrorCode
+from wallets.models import User
+
+
+def id_number_mask(value: str) -> str:
+    """`310101199001011234` -> `310101****1234`; short numbers show only their last digits."""
+    if len(value) >= 12:
+        return f"{value[:6]}****{value[-4:]}"
+    if len(value) > 4:
+        return f"****{value[-4:]}"
+    return "****"
+
+
+def _already() -> DomainError:
+    return DomainError(ErrorCode.KYC_ALREADY_SUBMITTED, "KYC verification has already been submitted.")
+
+
+def kyc_submit(*, user: User, full_name: str, id_type: str, id_number: str) -> KycSubmission:
+    """A new submission, allowed when the user has none yet or the last one was rejected."""
+    id_number = id_number.strip().replace(" ", "")
+    try:
+        with transaction.atomic():
+            User.objects.select_for_update().filter(pk=user.pk).first()
+            if KycSubmission.objects.filter(user=user).exclude(status=KycSubmission.Status.REJECTED).exists():
+                raise _already()
+            return KycSubmission.objects.create(
+                user=user,
+                full_name=full_name.strip(),
+                id_type=id_type,
+                id_number_encrypted=encrypt(id_number),
+                id_number_masked=id_number_mask(id_number),
+            )
+    except IntegrityError:
+        raise _already() from None
+
+
+def kyc_latest(*, user: User) -> KycSubmission:
+    submission = KycSubmission.objects.filter(user=user).order_by("-submitted_at").first()
+    if submission is None:
+        raise DomainError(ErrorCode.KYC_NOT_FOUND, "No KYC submission found for this user.")
+    return submission
+
+
+def _review(submission_id, *, status: str, staff: User | None, reason: str = "") -> KycSubmission:
+    with transaction.atomic():
+        submission = KycSubmission.objects.select_for_update().get(pk=submission_id)
+        if submission.status != KycSubmission.Status.PENDING:
+            raise DomainError(ErrorCode.KYC_NOT_PENDING, f"This submission is already {submission.status}.")
+        now = timezone.now()
+        submission.status = status
+        submission.reviewed_by = staff
+        submission.reviewed_at = now
+        submission.verified_at = now if status == KycSubmission.Status.VERIFIED else None
+        submission.rejection_reason = reason
+        submission.save(update_fields=["status", "reviewed_by", "reviewed_at", "verified_at", "rejection_reason"])
+    return submission
+
+
+def kyc_approve(*, submission_id, staff: User | None) -> KycSubmission:
+    return _review(submission_id, status=KycSubmission.Status.VERIFIED, staff=staff)
+
+
+def kyc_reject(*, submission_id, staff: User | None, reason: str) -> KycSubmission:
+    if not reason or not reason.strip():
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "A reason is required.", fields={"reason": ["Required."]})
+    return _review(submission_id, status=KycSubmission.Status.REJECTED, staff=staff, reason=reason.strip()[:255])

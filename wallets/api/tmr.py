@@ -1,0 +1,338 @@
+"""TMR Land dialect (`/api/v1/...`, snake_case): sign-up and tokens, the user's USD/USDC wallet and
+its transactions (JWT), and order escrow for the orders service (Api-Key scope `tmr`)."""
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from wallets import services
+from wallets.api.auth import IsEndUser, TmrScope
+from wallets.api.base import ApiView
+from wallets.api.fields import AmountField
+from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
+from wallets.errors import DomainError, ErrorCode
+from wallets.models import Account, Entry, Escrow
+from wallets.money import parse_amount
+from wallets.selectors import statement_line, wallet_statement
+
+E = ErrorCode
+CURRENCIES = ["USD", "USDC"]
+TYPES = ["deposit", "withdrawal", "freeze", "unfreeze", "debit", "credit", "fee", "refund", "adjustment"]
+
+
+def tmr_errors(*codes, authenticated=True):
+    return error_responses(*codes, dialect="tmr", authenticated=authenticated)
+
+
+# Auth
+
+
+class CredentialsIn(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, style={"input_type": "password"})
+
+
+class RegisteredOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+
+
+class TokensOut(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class RefreshIn(serializers.Serializer):
+    refresh = serializers.CharField()
+
+
+class AccessOut(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField(required=False, help_text="Only when refresh tokens rotate.")
+
+
+class AnonymousView(ApiView):
+    authentication_classes = []
+    permission_classes = []
+    idempotent = False
+    schema_auth: list = []
+
+
+def client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+class RegisterView(AnonymousView):
+    @extend_schema(
+        tags=["TMR Land: auth"],
+        summary="Create an account (with a USD wallet)",
+        request=CredentialsIn,
+        responses={201: RegisteredOut, **tmr_errors(E.VALIDATION_ERROR, E.MALFORMED_JSON, E.USERNAME_TAKEN, authenticated=False)},
+    )
+    def post(self, request):
+        data = CredentialsIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_register(**data.validated_data)
+        return Response({"id": str(user.id), "username": user.username}, status=status.HTTP_201_CREATED)
+
+
+class TokenView(AnonymousView):
+    @extend_schema(
+        tags=["TMR Land: auth"],
+        summary="Exchange username and password for an access and a refresh token",
+        description="Repeated failures for one username or from one address are refused for a while (429, `Retry-After`).",
+        request=CredentialsIn,
+        responses={
+            200: TokensOut,
+            **tmr_errors(E.VALIDATION_ERROR, E.MALFORMED_JSON, E.NOT_AUTHENTICATED, E.RATE_LIMITED, authenticated=False),
+        },
+    )
+    def post(self, request):
+        data = CredentialsIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        username, ip = data.validated_data["username"], client_ip(request)
+        wait = services.login_retry_after(username=username, ip=ip)
+        if wait:
+            raise exceptions.Throttled(wait=wait)
+        user = authenticate(request._request, username=username, password=data.validated_data["password"])
+        if user is None:
+            services.login_failure_record(username=username, ip=ip)
+            raise exceptions.AuthenticationFailed("The username or password is wrong.")
+        services.login_failures_clear(username=username)
+        refresh = RefreshToken.for_user(user)
+        return Response({"access": str(refresh.access_token), "refresh": str(refresh)})
+
+
+class TokenRefreshView(AnonymousView):
+    @extend_schema(
+        tags=["TMR Land: auth"],
+        summary="A new access token for a refresh token",
+        request=RefreshIn,
+        responses={200: AccessOut, **tmr_errors(E.VALIDATION_ERROR, E.MALFORMED_JSON, E.NOT_AUTHENTICATED, authenticated=False)},
+    )
+    def post(self, request):
+        data = RefreshIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        serializer = TokenRefreshSerializer(data=data.validated_data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except TokenError:
+            raise exceptions.AuthenticationFailed("The refresh token is invalid or expired.") from None
+        return Response(serializer.validated_data)
+
+
+# The signed-in user's wallet
+
+
+class WalletOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    user_id = serializers.UUIDField()
+    balance = AmountField(help_text="Total, frozen funds included.")
+    frozen_balance = AmountField(source="held_balance")
+    currency = serializers.ChoiceField(choices=CURRENCIES)
+    status = serializers.ChoiceField(choices=Account.Status.values)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class CurrencyQuery(serializers.Serializer):
+    currency = serializers.ChoiceField(choices=CURRENCIES, required=False, default="USD")
+
+
+class MoneyIn(serializers.Serializer):
+    amount = AmountField(help_text="Greater than 0; at most 2 decimals for USD, 6 for USDC.")
+    currency = serializers.ChoiceField(choices=CURRENCIES, required=False, default="USD")
+
+    def validate(self, attrs):
+        # The amount is checked against its currency before any wallet is looked up.
+        attrs["amount"] = parse_amount(attrs["amount"], attrs["currency"])
+        return attrs
+
+
+class UserView(ApiView):
+    permission_classes = [IsEndUser]
+    schema_auth = [{"jwtAuth": []}]
+
+
+def _wallet_response(wallet: Account) -> Response:
+    wallet.refresh_from_db()
+    return Response(WalletOut(wallet).data)
+
+
+class WalletView(UserView):
+    @extend_schema(
+        tags=["TMR Land: wallet"],
+        summary="The signed-in user's wallet",
+        parameters=[CurrencyQuery],
+        responses={200: WalletOut, **tmr_errors(E.VALIDATION_ERROR, E.WALLET_NOT_FOUND)},
+    )
+    def get(self, request):
+        query = CurrencyQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return _wallet_response(services.user_wallet(user_id=request.user.pk, currency=query.validated_data["currency"]))
+
+
+class ChargeView(UserView):
+    @extend_schema(
+        tags=["TMR Land: wallet"],
+        summary="Add funds (a simulated deposit); a USDC wallet is opened by its first charge",
+        request=MoneyIn,
+        responses={200: WalletOut, **tmr_errors(E.VALIDATION_ERROR, E.MALFORMED_JSON, E.WALLET_SUSPENDED, *IDEMPOTENCY_ERRORS)},
+    )
+    def post(self, request):
+        data = MoneyIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        currency = data.validated_data["currency"]
+        wallet = services.wallet_get_or_create(user=request.user, currency=currency)
+        services.wallet_deposit(wallet=wallet, amount=data.validated_data["amount"], description="Manual deposit")
+        return _wallet_response(wallet)
+
+
+class WithdrawView(UserView):
+    @extend_schema(
+        tags=["TMR Land: wallet"],
+        summary="Withdraw funds (needs balance - frozen >= amount)",
+        request=MoneyIn,
+        responses={
+            200: WalletOut,
+            **tmr_errors(E.VALIDATION_ERROR, E.MALFORMED_JSON, E.INSUFFICIENT_BALANCE, E.WALLET_NOT_FOUND, E.WALLET_SUSPENDED, *IDEMPOTENCY_ERRORS),
+        },
+    )
+    def post(self, request):
+        data = MoneyIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        wallet = services.user_wallet(user_id=request.user.pk, currency=data.validated_data["currency"])
+        services.wallet_withdraw(wallet=wallet, amount=data.validated_data["amount"], description="Withdrawal")
+        return _wallet_response(wallet)
+
+
+class TransactionOut(serializers.Serializer):
+    id = serializers.UUIDField(source="transaction_id")
+    wallet_id = serializers.UUIDField(source="account_id")
+    type = serializers.ChoiceField(choices=TYPES)
+    amount = AmountField()
+    currency = serializers.CharField()
+    description = serializers.CharField()
+    reference_id = serializers.CharField(allow_null=True)
+    reference_type = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class TransactionsOut(serializers.Serializer):
+    items = TransactionOut(many=True)
+    total = serializers.IntegerField()
+
+
+class TransactionsQuery(serializers.Serializer):
+    offset = serializers.IntegerField(required=False, default=0, min_value=0)
+    limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
+    type = serializers.ChoiceField(choices=TYPES, required=False)
+    currency = serializers.ChoiceField(choices=CURRENCIES, required=False)
+
+
+class TransactionsView(UserView):
+    @extend_schema(
+        tags=["TMR Land: wallet"],
+        summary="The user's wallet transactions, newest first",
+        parameters=[TransactionsQuery],
+        responses={200: TransactionsOut, **tmr_errors(E.VALIDATION_ERROR)},
+    )
+    def get(self, request):
+        query = TransactionsQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        wallets = Account.objects.filter(kind=Account.Kind.WALLET, user=request.user)
+        entries = Entry.objects.all()
+        if "currency" in q:
+            wallets = wallets.filter(currency=q["currency"])
+        if "type" in q:
+            entries = entries.filter(type=q["type"])
+        lines = wallet_statement(wallets=wallets, entries=entries)
+        rows = [statement_line(row) for row in lines[q["offset"] : q["offset"] + q["limit"]]]
+        return Response({"items": TransactionOut(rows, many=True).data, "total": lines.count()})
+
+
+# Escrow, for the orders service
+
+
+class EscrowOut(serializers.Serializer):
+    order_id = serializers.CharField()
+    user_id = serializers.UUIDField()
+    amount = AmountField()
+    currency = serializers.CharField()
+    status = serializers.ChoiceField(choices=Escrow.Status.values)
+    payee_id = serializers.UUIDField(allow_null=True)
+    fee = AmountField(allow_null=True)
+    payout_amount = AmountField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class FreezeIn(MoneyIn):
+    user_id = serializers.UUIDField()
+    order_id = serializers.CharField(max_length=64)
+
+
+class ReleaseIn(serializers.Serializer):
+    order_id = serializers.CharField(max_length=64)
+    payee_id = serializers.UUIDField()
+
+
+class CancelIn(serializers.Serializer):
+    order_id = serializers.CharField(max_length=64)
+
+
+class EscrowView(ApiView):
+    permission_classes = [TmrScope]
+    schema_auth = [{"ApiKey": []}]
+
+
+ESCROW_TAGS = ["TMR Land: escrow (orders service)"]
+COMMON = (E.VALIDATION_ERROR, E.MALFORMED_JSON, *IDEMPOTENCY_ERRORS)
+
+
+class FreezeView(EscrowView):
+    @extend_schema(
+        tags=ESCROW_TAGS,
+        summary="Freeze an order's amount on the buyer's wallet",
+        request=FreezeIn,
+        responses={
+            201: EscrowOut,
+            **tmr_errors(*COMMON, E.USER_NOT_FOUND, E.WALLET_NOT_FOUND, E.INSUFFICIENT_BALANCE, E.WALLET_SUSPENDED, E.ORDER_ALREADY_EXISTS),
+        },
+    )
+    def post(self, request):
+        data = FreezeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        escrow = services.escrow_freeze(**data.validated_data)
+        return Response(EscrowOut(escrow).data, status=status.HTTP_201_CREATED)
+
+
+class ReleaseView(EscrowView):
+    @extend_schema(
+        tags=ESCROW_TAGS,
+        summary="Release a frozen order to the payee, less the platform fee",
+        request=ReleaseIn,
+        responses={200: EscrowOut, **tmr_errors(*COMMON, E.ORDER_NOT_FOUND, E.ORDER_NOT_FROZEN, E.USER_NOT_FOUND)},
+    )
+    def post(self, request):
+        data = ReleaseIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        escrow = services.escrow_release(**data.validated_data)
+        return Response(EscrowOut(escrow).data)
+
+
+class CancelView(EscrowView):
+    @extend_schema(
+        tags=ESCROW_TAGS,
+        summary="Cancel a frozen order: the amount goes back to the buyer",
+        request=CancelIn,
+        responses={200: EscrowOut, **tmr_errors(*COMMON, E.ORDER_NOT_FOUND, E.ORDER_NOT_FROZEN)},
+    )
+    def post(self, request):
+        data = CancelIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(EscrowOut(services.escrow_cancel(**data.validated_data)).data)
