@@ -1,5 +1,5 @@
 """`python manage.py bootstrap_dev`: for the local quick start only. Creates an admin login and a
-`webuddy` API key if absent, remembers them in var/dev-credentials.json (git-ignored), and prints
+`webuddy` and a `tmr` API key if absent, remembers them in var/dev-credentials.json (git-ignored), and prints
 both with where to go."""
 import json
 import secrets
@@ -14,7 +14,7 @@ CREDENTIALS = settings.BASE_DIR / "var" / "dev-credentials.json"
 
 
 class Command(BaseCommand):
-    help = "Create a local admin login and a webuddy API key (quick start only) and print them."
+    help = "Create a local admin login and API keys (quick start only) and print them."
 
     def add_arguments(self, parser):
         parser.add_argument("--address", default="http://127.0.0.1:8000")
@@ -32,10 +32,11 @@ class Command(BaseCommand):
                 admin.set_password(password)
                 admin.save(update_fields=["password"])
             saved.update(admin_username="admin", admin_password=password)
-        key = ApiKey.objects.filter(prefix=saved.get("webuddy_key_prefix", ""), is_active=True).first()
-        if key is None:
-            key, raw = api_key_create(name="local webuddy", scope=ApiKey.Scope.WEBUDDY)
-            saved.update(webuddy_key_prefix=key.prefix, webuddy_key=raw)
+        for scope in ApiKey.Scope.values:
+            key = ApiKey.objects.filter(prefix=saved.get(f"{scope}_key_prefix", ""), is_active=True).first()
+            if key is None:
+                key, raw = api_key_create(name=f"local {scope}", scope=scope)
+                saved.update({f"{scope}_key_prefix": key.prefix, f"{scope}_key": raw})
         CREDENTIALS.parent.mkdir(parents=True, exist_ok=True)
         CREDENTIALS.write_text(json.dumps(saved, indent=2))
         CREDENTIALS.chmod(0o600)
@@ -47,8 +48,9 @@ class Command(BaseCommand):
                     f"  Admin:    {address}/admin/   user: {saved['admin_username']}   password: {saved['admin_password']}",
                     f"  API docs: {address}/api/docs/",
                     f"  Health:   {address}/healthz",
-                    f"  WeBuddy API key: {saved['webuddy_key']}",
-                    f"  Try:      curl -H 'Authorization: Api-Key {saved['webuddy_key']}' {address}/api/schema/ | head",
+                    f"  WeBuddy API key (scope webuddy, for /v1): {saved['webuddy_key']}",
+                    f"  TMR API key (scope tmr, for escrow calls): {saved['tmr_key']}",
+                    "  Keys and login are kept in var/dev-credentials.json; the README walks through both APIs.",
                     "",
                 ]
             )
