@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/wallet
 
-.PHONY: run test venv clean
+.PHONY: run test venv tools bench clean
 
 venv: $(VENV)/.installed
 
@@ -21,9 +21,17 @@ run: venv
 	DEBUG=1 $(PY) manage.py bootstrap_dev --address http://127.0.0.1:8000
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
 
+# Load generator for the benchmark (Debian's wrk); installed when missing and we may.
+tools:
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null)); } || echo "!! wrk is missing and could not be installed: the benchmark smoke test will skip (or fail under CI)"
+
+# The full benchmark (about 15 minutes): bench/results/latest.{json,md,png}.
+bench: venv tools
+	$(PY) -m bench
+
 # First the portable part on SQLite (keeps the quick start honest), then the whole suite on
 # PostgreSQL (DATABASE_URL, default the local server's `wallet` database).
-test: venv
+test: venv tools
 	@mkdir -p var
 	DATABASE_URL=sqlite:///$(CURDIR)/var/test-quickstart.sqlite3 $(PY) -m pytest -q -m "not postgres_only" $(PYTEST_ARGS)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest $(PYTEST_ARGS)

@@ -49,5 +49,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "wallets.api.errors.bad_request_view"
+handler403 = "wallets.api.errors.forbidden_view"
 handler404 = "wallets.api.errors.not_found_view"
 handler500 = "wallets.api.errors.server_error_view"

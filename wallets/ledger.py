@@ -1,7 +1,7 @@
 """The posting engine: turns legs into one balanced journal transaction and keeps wallet balances.
 
 `post()` is the only code that writes entries or changes a wallet's cached balances. On PostgreSQL
-it calls the `ledger_post` function (see migration 0002): one round trip locks every wallet leg in
+it calls the `ledger_post` function (migrations 0002, 0007): one round trip locks every wallet leg in
 primary-key order with a conditional UPDATE (overdraft, held and status checks against the locked
 row), then inserts the transaction and its entries. Elsewhere (the SQLite quick start) the same
 rules run in Python inside one IMMEDIATE transaction.
@@ -158,36 +158,32 @@ _FUNCTION_ERRORS = {
     "currency_mismatch": ErrorCode.CURRENCY_MISMATCH,
 }
 
-_POST_SQL = (
-    "SELECT o_error, o_created_at, o_accounts, o_balances, o_helds FROM ledger_post("
-    "%s::uuid, %s, %s, %s, %s, %s, %s::uuid, %s::jsonb, %s::uuid, "
-    "%s::uuid[], %s::text[], %s::smallint[], %s::numeric[], %s::text[], %s::boolean[], %s::boolean[], "
-    "%s::boolean[])"
-)
+_POST_SQL = "SELECT o_error, o_created_at, o_accounts, o_balances, o_helds FROM ledger_post(%s::jsonb)"
 
 
 def _post_function(header: dict, legs: list[Leg]) -> Posted:
-    params = [
-        header["id"],
-        header["kind"],
-        header["description"],
-        header["reference_type"],
-        header["reference_id"],
-        header["external_key"],
-        header["reverses"],
-        json.dumps(header["metadata"]),
-        header["created_by"],
-        [str(leg.account_id) for leg in legs],
-        [leg.currency for leg in legs],
-        [int(leg.bucket) for leg in legs],
-        [leg.amount for leg in legs],
-        [leg.type for leg in legs],
-        [leg.is_wallet for leg in legs],
-        [leg.needs_active for leg in legs],
-        [leg.allow_credit for leg in legs],
-    ]
+    document = {
+        **header,
+        "id": str(header["id"]),
+        "reverses": None if header["reverses"] is None else str(header["reverses"]),
+        "created_by": None if header["created_by"] is None else str(header["created_by"]),
+        "legs": [
+            {
+                "n": n,
+                "account": str(leg.account_id),
+                "currency": leg.currency,
+                "bucket": int(leg.bucket),
+                "amount": str(leg.amount),  # exact: the server reads it as numeric
+                "type": leg.type,
+                "wallet": leg.is_wallet,
+                "active": leg.needs_active,
+                "credit": leg.allow_credit,
+            }
+            for n, leg in enumerate(legs)
+        ],
+    }
     with connection.cursor() as cursor:
-        cursor.execute(_POST_SQL, params)
+        cursor.execute(_POST_SQL, [json.dumps(document)])
         error, created_at, accounts, balances, helds = cursor.fetchone()
     if error == "duplicate":
         raise _duplicate(header)

@@ -143,15 +143,24 @@ class JournalTransaction(models.Model):
     reference_type = models.CharField(max_length=32, null=True, blank=True)
     reference_id = models.CharField(max_length=64, null=True, blank=True)
     # A natural key (a gateway payment id, a settlement) that may be posted only once.
-    external_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
-    reverses = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    external_key = models.CharField(max_length=128, null=True, blank=True)
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals", db_index=False
     )
     metadata = models.JSONField(default=dict, blank=True)
-    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField()
 
     class Meta:
+        # Partial unique indexes: most postings have neither key, and then pay for no index entry.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_key"], condition=Q(external_key__isnull=False), name="txn_external_key_unique"
+            ),
+            models.UniqueConstraint(fields=["reverses"], condition=Q(reverses__isnull=False), name="txn_reversed_once"),
+        ]
         indexes = [
             models.Index(fields=["reference_type", "reference_id"], name="txn_reference_idx"),
             models.Index(fields=["created_at"], name="txn_created_idx"),
@@ -174,7 +183,11 @@ class Entry(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     transaction = models.ForeignKey(JournalTransaction, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    # On PostgreSQL the composite key (account, currency) -> account (migration 0002) checks that
+    # the account exists and holds this currency; the (account, created_at, id) index serves lookups.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="entries", db_index=False, db_constraint=False
+    )
     currency = models.CharField(max_length=4, choices=CURRENCY_CHOICES)
     bucket = models.SmallIntegerField(choices=Bucket.choices, default=Bucket.AVAILABLE)
     amount = models.DecimalField(**MONEY)

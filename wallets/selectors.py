@@ -99,16 +99,25 @@ def ledger_reconcile(*, record: bool = True) -> ReconcileReport:
     """
     started = timezone.now()
     report = ReconcileReport()
-    sums = {
-        row["account_id"]: (row["total"], row["held"])
-        for row in Entry.objects.values("account_id")
+    sums: dict = {}
+    entry_currencies: dict = {}
+    per_account = (
+        Entry.objects.values("account_id", "currency")
         .annotate(total=Sum("amount"), held=Coalesce(Sum("amount", filter=Q(bucket=Entry.Bucket.HELD)), ZERO))
         .order_by()
-        .iterator(chunk_size=5000)
-    }
-    accounts = Account.objects.values_list("id", "kind", "balance", "held_balance").order_by()
-    for account_id, kind, balance, held in accounts.iterator(chunk_size=5000):
+    )
+    for row in per_account.iterator(chunk_size=5000):
+        sums[row["account_id"]] = (row["total"], row["held"])
+        entry_currencies.setdefault(row["account_id"], set()).add(row["currency"])
+    accounts = Account.objects.values_list("id", "kind", "currency", "balance", "held_balance").order_by()
+    known = set()
+    for account_id, kind, currency, balance, held in accounts.iterator(chunk_size=5000):
+        known.add(account_id)
         report.accounts_checked += 1
+        if entry_currencies.get(account_id, {currency}) != {currency}:
+            report.balance_mismatches.append(
+                {"problem": "entry_currency_mismatch", "account": str(account_id), "currency": currency}
+            )
         total, entries_held = sums.get(account_id, (Decimal(0), Decimal(0)))
         if kind == Account.Kind.SYSTEM:
             # System accounts keep no cached balance: theirs must stay zero, whatever their entries say.
@@ -124,6 +133,8 @@ def ledger_reconcile(*, record: bool = True) -> ReconcileReport:
                     "entries_held": str(entries_held),
                 }
             )
+    for account_id in set(sums) - known:
+        report.balance_mismatches.append({"problem": "entries_without_account", "account": str(account_id)})
     unbalanced = (
         Entry.objects.values("transaction_id", "currency")
         .annotate(total=Sum("amount"))

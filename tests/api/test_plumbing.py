@@ -158,3 +158,10 @@ def test_production_settings_refuse_to_start_without_secrets(missing):
     )
     assert result.returncode != 0
     assert missing in result.stderr and "refusing to start" in result.stderr
+
+
+def test_a_disallowed_host_gets_the_envelope_not_html(settings):
+    settings.DEBUG = False
+    response = APIClient().get("/healthz", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_request"

@@ -91,12 +91,32 @@ def test_balanced_raw_transaction_commits():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_entry_in_another_currency_than_its_account_is_refused():
-    usd = make_wallet(currency="USD")
+def test_reconcile_reports_entries_in_another_currency_or_without_an_account(capsys):
+    from django.core.management import call_command
 
-    with pytest.raises(IntegrityError, match="entry_account_currency_fk"):
-        with transaction.atomic(), connection.cursor() as cursor:
-            _insert_transaction(cursor, [(usd.id, D("5")), (ledger.system_account_id("adjustments", "INR", 0), D("-5"))])
+    usd = make_wallet(currency="USD")
+    with transaction.atomic(), connection.cursor() as cursor:
+        _insert_transaction(cursor, [(usd.id, D("5")), (uuid.uuid4(), D("-5"))])  # INR legs
+
+    with pytest.raises(SystemExit):
+        call_command("reconcile")
+    out = capsys.readouterr().out
+    assert "entry_currency_mismatch" in out and "entries_without_account" in out
+
+
+@pytest.mark.django_db
+def test_posting_refuses_a_system_leg_in_another_currency():
+    wallet = make_wallet(balance=10)
+    with pytest.raises(services.DomainError):
+        ledger.post(
+            kind="raw",
+            legs=[
+                ledger.Leg(account_id=wallet.id, currency="INR", amount=D("-5"), type="x"),
+                ledger.Leg(account_id=ledger.system_account_id("adjustments", "USD", 0), currency="INR", amount=D("5"), type="x", is_wallet=False),
+            ],
+        )
+    wallet.refresh_from_db()
+    assert wallet.balance == D("10")
 
 
 @pytest.mark.django_db(transaction=True)

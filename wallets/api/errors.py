@@ -93,6 +93,14 @@ def exception_handler(exc, context):
     return None  # unexpected: Django's handler500 answers with the envelope and logs it
 
 
+def bad_request_view(request, exception=None):
+    return JsonResponse(error_body("bad_request", "The request could not be understood."), status=400)
+
+
+def forbidden_view(request, exception=None):
+    return JsonResponse(error_body(ErrorCode.PERMISSION_DENIED, "Forbidden."), status=403)
+
+
 def not_found_view(request, exception=None):
     return JsonResponse(error_body(ErrorCode.NOT_FOUND, "No such endpoint."), status=404)
 

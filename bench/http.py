@@ -1,0 +1,141 @@
+"""The HTTP API under load: gunicorn with production settings on PostgreSQL, and wrk (a separate
+process) sending each scenario at 16 and 64 connections."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+from bench.env import ROOT, django_env
+
+LUA = Path(__file__).resolve().parent / "lua"
+PORT = int(os.environ.get("BENCH_HTTP_PORT", "8089"))
+SCENARIOS = ["healthz", "session", "withdraw", "escrow", "history"]
+
+
+def prepare_data(users: int = 200) -> dict:
+    """Funded WeBuddy users and experts, TMR users with access tokens, and one key of each scope."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from wallets import ledger, services
+    from wallets.models import Account, User
+
+    _, webuddy_key = services.api_key_create(name="bench webuddy", scope="webuddy")
+    _, tmr_key = services.api_key_create(name="bench tmr", scope="tmr")
+    people = User.objects.bulk_create([User(name=f"http {i}", password="!") for i in range(3 * users)])
+    inr = Account.objects.bulk_create([Account(kind="wallet", user=u, currency="INR") for u in people[:users]])
+    experts = Account.objects.bulk_create([Account(kind="wallet", user=u, currency="INR") for u in people[users : users + 20]])
+    usd = Account.objects.bulk_create([Account(kind="wallet", user=u, currency="USD") for u in people[users:]])
+    funding = Decimal("100000000")
+    for wallets, currency in ((inr, "INR"), (usd, "USD")):
+        legs = [ledger.Leg(account_id=a.id, currency=currency, amount=funding, type="deposit") for a in wallets]
+        legs.append(ledger.Leg(
+            account_id=ledger.system_account_id("gateway_clearing", currency, 0), currency=currency,
+            amount=-funding * len(wallets), type="deposit", is_wallet=False,
+        ))
+        ledger.post(kind="deposit", legs=legs, description="Benchmark funding")
+    tmr_people = people[users:]
+    return {
+        "webuddy_key": webuddy_key,
+        "tmr_key": tmr_key,
+        "users": [str(a.user_id) for a in inr],
+        "experts": [str(a.user_id) for a in experts],
+        "tokens": [str(AccessToken.for_user(u)) for u in tmr_people[:users]],
+        "buyers": [str(u.id) for u in tmr_people[: users // 2]],
+        "sellers": [str(u.id) for u in tmr_people[users // 2 :]],
+    }
+
+
+def _lua_list(values: list[str]) -> str:
+    return "{" + ",".join(f'"{v}"' for v in values) + "}"
+
+
+def _script(name: str, data: dict, workdir: Path) -> Path:
+    header = {
+        "session": f'users = {_lua_list(data["users"])}\nexperts = {_lua_list(data["experts"])}\nkey = "{data["webuddy_key"]}"\n',
+        "withdraw": f'tokens = {_lua_list(data["tokens"])}\n',
+        "escrow": (
+            f'buyers = {_lua_list(data["buyers"])}\nsellers = {_lua_list(data["sellers"])}\n'
+            f'key = "{data["tmr_key"]}"\nrun = "{uuid.uuid4().hex[:10]}"\n'
+        ),
+        "history": f'users = {_lua_list(data["users"])}\nkey = "{data["webuddy_key"]}"\n',
+        "healthz": "",
+    }[name]
+    path = workdir / f"{name}.lua"
+    path.write_text(header + (LUA / "common.lua").read_text() + (LUA / f"{name}.lua").read_text())
+    return path
+
+
+def _to_ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 2)
+
+
+def _wrk(script: Path, connections: int, seconds: int) -> dict:
+    out = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s", str(script),
+         f"http://127.0.0.1:{PORT}"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    return {
+        "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests": requests,
+        "p50_ms": _to_ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),
+        "p99_ms": _to_ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1)),
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors.group(1).strip() if errors else "",
+    }
+
+
+def _worker_peak_rss_mb(master_pid: int) -> float:
+    peaks = []
+    for child in Path("/proc").iterdir():
+        if not child.name.isdigit():
+            continue
+        try:
+            status = (child / "status").read_text()
+        except OSError:
+            continue
+        if f"PPid:\t{master_pid}\n" in status:
+            peak = re.search(r"VmHWM:\s+(\d+) kB", status)
+            if peak:
+                peaks.append(int(peak.group(1)) / 1024)
+    return round(max(peaks), 1) if peaks else float("nan")
+
+
+def measure(data: dict, connections: list[int], seconds: int, workdir: Path, scenarios=SCENARIOS) -> dict:
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed (make bench installs it: apt-get install wrk)")
+    workers = os.environ.get("BENCH_GUNICORN_WORKERS", "4")
+    server = subprocess.Popen(
+        [str(Path(os.sys.executable).parent / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{PORT}",
+         "-w", workers, "-k", "gthread", "--threads", "4", "--backlog", "2048", "--log-level", "warning"],
+        cwd=ROOT, env=django_env(JWT_ACCESS_MINUTES="600"), start_new_session=True,
+    )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        results: dict = {}
+        for name in scenarios:
+            _wrk(_script(name, data, workdir), 4, 1)  # warm every worker's connection and caches
+            # A fresh script per run: escrow order ids must not repeat across runs.
+            results[name] = {c: _wrk(_script(name, data, workdir), c, seconds) for c in connections}
+        results["worker_peak_rss_mb"] = _worker_peak_rss_mb(server.pid)
+        results["gunicorn"] = f"{workers} workers x 4 threads (gthread)"
+        return results
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
