@@ -9,3 +9,5 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 from config.settings import *  # noqa: E402,F401,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; tests hold no secrets
+
+AUTH_CACHE_SECONDS = 0  # tests revoke keys and suspend users and expect it to take effect at once

@@ -58,7 +58,7 @@ def _expert_id(value):
 
 
 def _render(session: ConsultationSession, code=status.HTTP_200_OK) -> Response:
-    session = ConsultationSession.objects.select_related("hold").get(pk=session.pk)
+    # The services return the session with its hold as it now stands.
     return Response(SessionOut(session).data, status=code)
 
 

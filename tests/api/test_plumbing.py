@@ -165,3 +165,24 @@ def test_a_disallowed_host_gets_the_envelope_not_html(settings):
     response = APIClient().get("/healthz", HTTP_HOST="evil.example")
     assert response.status_code == 400
     assert response.json()["code"] == "bad_request"
+
+
+def test_api_keys_are_cached_for_a_short_while_and_refused_after(settings, django_assert_num_queries):
+    from wallets.api.auth import clear_auth_caches
+
+    settings.AUTH_CACHE_SECONDS = 30
+    clear_auth_caches()
+    key, raw = make_api_key("tmr")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    try:
+        assert client.post("/v1/test/tmr", {}, format="json").status_code == 200
+        with django_assert_num_queries(0):
+            assert client.post("/v1/test/tmr", {}, format="json").status_code == 200
+        key.is_active = False
+        key.save()
+        settings.AUTH_CACHE_SECONDS = 0
+        clear_auth_caches()
+        assert client.post("/v1/test/tmr", {}, format="json").status_code == 401
+    finally:
+        clear_auth_caches()

@@ -2,8 +2,12 @@
 JWT. Missing or bad credentials are 401 `not_authenticated`; a valid caller outside its scope is 403
 `permission_denied`."""
 import hmac
+import threading
+import time
 
+from django.conf import settings
 from rest_framework import authentication, exceptions, permissions
+from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from wallets.crypto import API_KEY_PREFIX as KEY_PREFIX
 from wallets.crypto import api_key_hash as hash_key
@@ -28,6 +32,41 @@ class ApiClient:
         return f"api key {self.key.name}"
 
 
+class _TtlCache:
+    """A small per-process cache: a revoked key or deactivated user is refused at the latest
+    AUTH_CACHE_SECONDS later, and most requests skip a database round trip."""
+
+    def __init__(self, size: int = 4096):
+        self._data: dict = {}
+        self._lock = threading.Lock()
+        self._size = size
+
+    def get(self, key):
+        hit = self._data.get(key)
+        if hit is not None and hit[1] > time.monotonic():
+            return hit[0]
+        return None
+
+    def put(self, key, value):
+        with self._lock:
+            if len(self._data) >= self._size:
+                self._data.clear()
+            self._data[key] = (value, time.monotonic() + settings.AUTH_CACHE_SECONDS)
+
+    def clear(self):
+        with self._lock:
+            self._data.clear()
+
+
+_keys = _TtlCache()
+_users = _TtlCache()
+
+
+def clear_auth_caches() -> None:
+    _keys.clear()
+    _users.clear()
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")
@@ -38,13 +77,30 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         parts = raw.split("_", 2)
         if len(parts) != 3 or parts[0] != KEY_PREFIX:
             raise exceptions.AuthenticationFailed("The API key is malformed.")
-        key = ApiKey.objects.filter(prefix=parts[1], is_active=True).first()
+        key = _keys.get(parts[1])
+        if key is None:
+            key = ApiKey.objects.filter(prefix=parts[1], is_active=True).first()
+            if key is not None and settings.AUTH_CACHE_SECONDS:
+                _keys.put(parts[1], key)
         if key is None or not hmac.compare_digest(key.key_hash, hash_key(raw)):
             raise exceptions.AuthenticationFailed("The API key is not valid.")
         return ApiClient(key), key
 
     def authenticate_header(self, request):
         return KEYWORD
+
+
+class CachedJWTAuthentication(JWTAuthentication):
+    """simplejwt's authentication, with the user row cached for AUTH_CACHE_SECONDS."""
+
+    def get_user(self, validated_token):
+        user_id = validated_token.get("user_id")
+        user = _users.get(user_id)
+        if user is None:
+            user = super().get_user(validated_token)
+            if settings.AUTH_CACHE_SECONDS:
+                _users.put(user_id, user)
+        return user
 
 
 def principal_id(request) -> str:

@@ -157,8 +157,12 @@ class UserView(ApiView):
     schema_auth = [{"jwtAuth": []}]
 
 
-def _wallet_response(wallet: Account) -> Response:
-    wallet.refresh_from_db()
+def _wallet_response(wallet: Account, posted=None) -> Response:
+    if posted is None:
+        wallet.refresh_from_db()
+    else:  # the posting returned the new balances: no second read
+        wallet.balance, wallet.held_balance = posted.balances[wallet.id]
+        wallet.updated_at = posted.created_at
     return Response(WalletOut(wallet).data)
 
 
@@ -172,7 +176,7 @@ class WalletView(UserView):
     def get(self, request):
         query = CurrencyQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return _wallet_response(services.user_wallet(user_id=request.user.pk, currency=query.validated_data["currency"]))
+        return Response(WalletOut(services.user_wallet(user_id=request.user.pk, currency=query.validated_data["currency"])).data)
 
 
 class ChargeView(UserView):
@@ -187,8 +191,8 @@ class ChargeView(UserView):
         data.is_valid(raise_exception=True)
         currency = data.validated_data["currency"]
         wallet = services.wallet_get_or_create(user=request.user, currency=currency)
-        services.wallet_deposit(wallet=wallet, amount=data.validated_data["amount"], description="Manual deposit")
-        return _wallet_response(wallet)
+        posted = services.wallet_deposit(wallet=wallet, amount=data.validated_data["amount"], description="Manual deposit")
+        return _wallet_response(wallet, posted)
 
 
 class WithdrawView(UserView):
@@ -205,8 +209,8 @@ class WithdrawView(UserView):
         data = MoneyIn(data=request.data)
         data.is_valid(raise_exception=True)
         wallet = services.user_wallet(user_id=request.user.pk, currency=data.validated_data["currency"])
-        services.wallet_withdraw(wallet=wallet, amount=data.validated_data["amount"], description="Withdrawal")
-        return _wallet_response(wallet)
+        posted = services.wallet_withdraw(wallet=wallet, amount=data.validated_data["amount"], description="Withdrawal")
+        return _wallet_response(wallet, posted)
 
 
 class TransactionOut(serializers.Serializer):
