@@ -17,7 +17,9 @@ from wallets.models import Account, Entry, JournalTransaction
 def backdated_deposit(wallet: Account, amount: Decimal, at: datetime) -> None:
     clearing = system_account_id(Account.System.GATEWAY_CLEARING, wallet.currency, 0)
     with transaction.atomic():
-        Account.objects.filter(pk=wallet.pk).update(balance=F("balance") + amount)
+        Account.objects.filter(pk=wallet.pk).update(
+            balance=F("balance") + amount, statement_lines=F("statement_lines") + 1
+        )
         wallet.refresh_from_db()
         txn = JournalTransaction.objects.create(kind="deposit", description="Imported earning", created_at=at)
         Entry.objects.bulk_create(

@@ -10,6 +10,7 @@ def assert_ledger_invariants() -> None:
     counts: dict = defaultdict(int)
     per_currency: dict = defaultdict(Decimal)
     per_account: dict = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    lines: dict = defaultdict(set)
     for txn_id, account_id, currency, bucket, amount in Entry.objects.values_list(
         "transaction_id", "account_id", "currency", "bucket", "amount"
     ):
@@ -17,6 +18,7 @@ def assert_ledger_invariants() -> None:
         counts[txn_id] += 1
         per_currency[currency] += amount
         per_account[account_id][0] += amount
+        lines[account_id].add(txn_id)
         if bucket == Entry.Bucket.HELD:
             per_account[account_id][1] += amount
 
@@ -32,6 +34,7 @@ def assert_ledger_invariants() -> None:
             assert account.balance == total, f"{account}: cached {account.balance} != entries {total}"
             assert account.held_balance == held, f"{account}: cached held {account.held_balance} != {held}"
             assert account.held_balance >= 0
+            assert account.statement_lines == len(lines[account.id]), f"{account}: history line count is off"
             assert account.balance - account.held_balance >= -account.credit_limit, f"{account} beyond credit"
         else:
             assert account.balance == 0 and account.held_balance == 0, f"{account} has a cached balance"

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from uuid6 import uuid7
 
@@ -269,7 +270,7 @@ def _post_python(header: dict, legs: list[Leg]) -> Posted:
             if d["avail"] < 0 and new_balance - new_held < floor:
                 raise _refusal(ErrorCode.INSUFFICIENT_BALANCE)
             Account.objects.filter(id=account_id).update(
-                balance=new_balance, held_balance=new_held, updated_at=now
+                balance=new_balance, held_balance=new_held, statement_lines=F("statement_lines") + 1, updated_at=now
             )
             balances[account_id] = (new_balance, new_held)
         if (header["external_key"] and JournalTransaction.objects.filter(external_key=header["external_key"]).exists()) or (

@@ -95,6 +95,9 @@ class Account(models.Model):
     balance = models.DecimalField(**MONEY, default=Decimal("0"))
     held_balance = models.DecimalField(**MONEY, default=Decimal("0"))
     credit_limit = models.DecimalField(**MONEY, default=Decimal("0"))
+    # Lines of the wallet's history (journal transactions that touched it), kept with the balance so
+    # a history page needs no count over the wallet's entries.
+    statement_lines = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -202,7 +205,12 @@ class Entry(models.Model):
             models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_non_zero"),
         ]
         indexes = [
-            models.Index(fields=["account", "created_at", "id"], name="entry_account_time_idx"),
+            # Covering (PostgreSQL): a history page and a balance at a point in time read the index only.
+            models.Index(
+                fields=["account", "created_at", "id"],
+                name="entry_account_time_idx",
+                include=["transaction", "bucket", "amount", "type", "balance_after", "held_after", "currency"],
+            ),
         ]
 
     def __str__(self) -> str:

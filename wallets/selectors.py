@@ -103,17 +103,34 @@ def ledger_reconcile(*, record: bool = True) -> ReconcileReport:
     entry_currencies: dict = {}
     per_account = (
         Entry.objects.values("account_id", "currency")
-        .annotate(total=Sum("amount"), held=Coalesce(Sum("amount", filter=Q(bucket=Entry.Bucket.HELD)), ZERO))
+        .annotate(
+            total=Sum("amount"),
+            held=Coalesce(Sum("amount", filter=Q(bucket=Entry.Bucket.HELD)), ZERO),
+            lines=Count("transaction_id", distinct=True),
+        )
         .order_by()
     )
+    lines: dict = {}
     for row in per_account.iterator(chunk_size=5000):
         sums[row["account_id"]] = (row["total"], row["held"])
+        lines[row["account_id"]] = lines.get(row["account_id"], 0) + row["lines"]
         entry_currencies.setdefault(row["account_id"], set()).add(row["currency"])
-    accounts = Account.objects.values_list("id", "kind", "currency", "balance", "held_balance").order_by()
+    accounts = Account.objects.values_list(
+        "id", "kind", "currency", "balance", "held_balance", "statement_lines"
+    ).order_by()
     known = set()
-    for account_id, kind, currency, balance, held in accounts.iterator(chunk_size=5000):
+    for account_id, kind, currency, balance, held, statement_lines in accounts.iterator(chunk_size=5000):
         known.add(account_id)
         report.accounts_checked += 1
+        if kind == Account.Kind.WALLET and statement_lines != lines.get(account_id, 0):
+            report.balance_mismatches.append(
+                {
+                    "problem": "statement_lines_mismatch",
+                    "account": str(account_id),
+                    "cached_lines": statement_lines,
+                    "entries_lines": lines.get(account_id, 0),
+                }
+            )
         if entry_currencies.get(account_id, {currency}) != {currency}:
             report.balance_mismatches.append(
                 {"problem": "entry_currency_mismatch", "account": str(account_id), "currency": currency}

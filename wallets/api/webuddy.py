@@ -259,7 +259,8 @@ class HistoryView(WebuddyView):
             raise serializers.ValidationError({k: [str(m) for m in v] for k, v in filters.errors.items()})
         lines = wallet_statement(wallet=wallet, entries=filters.qs)
         page, size = q["page"], q["pageSize"]
-        total = lines.count()
+        filtered = any(request.query_params.get(name) for name in ("type", "from", "to"))
+        total = lines.count() if filtered else wallet.statement_lines
         rows = [statement_line({**row, "currency": wallet.currency}) for row in lines[(page - 1) * size : page * size]]
         return Response(
             {
