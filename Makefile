@@ -25,7 +25,7 @@ run: venv
 tools:
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null)); } || echo "!! wrk is missing and could not be installed: the benchmark smoke test will skip (or fail under CI)"
 
-# The full benchmark (about 15 minutes): bench/results/latest.{json,md,png}.
+# The full benchmark (about 14 minutes): bench/results/latest.{json,md,png}.
 bench: venv tools
 	$(PY) -m bench
 
