@@ -4,6 +4,7 @@ Validation errors are 400 in the WeBuddy dialect (`/v1`) and 422 in the TMR dial
 (`/api/v1/...`), as its seed says. Nothing reaches a client as an HTML error page.
 """
 import logging
+import math
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
@@ -86,7 +87,7 @@ def exception_handler(exc, context):
         return Response(error_body(ErrorCode.UNSUPPORTED_MEDIA_TYPE, str(exc.detail)), status=415)
     if isinstance(exc, exceptions.Throttled):
         if exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait) + (0 if float(exc.wait).is_integer() else 1))
+            headers["Retry-After"] = str(math.ceil(exc.wait))
         return Response(error_body(ErrorCode.RATE_LIMITED, "Too many attempts; try again later."), status=429, headers=headers)
     if isinstance(exc, exceptions.APIException):
         return Response(error_body(str(exc.default_code), str(exc.detail)), status=exc.status_code)
