@@ -1,7 +1,7 @@
 """The posting engine: turns legs into one balanced journal transaction and keeps wallet balances.
 
 `post()` is the only code that writes entries or changes a wallet's cached balances. On PostgreSQL
-it calls the `ledger_post` function (migrations 0002, 0007): one round trip locks every wallet leg in
+it calls the `ledger_post` function (migration 0009): one round trip locks every wallet leg in
 primary-key order with a conditional UPDATE (overdraft, held and status checks against the locked
 row), then inserts the transaction and its entries. Elsewhere (the SQLite quick start) the same
 rules run in Python inside one IMMEDIATE transaction.

@@ -1,6 +1,17 @@
-"""History without counting: each wallet keeps its number of statement lines, counted by
-`ledger_post` in the same UPDATE as its balance; and the (account, created_at) index covers the
-columns a history page and a point-in-time balance read."""
+"""The posting function, and history without counting.
+
+`ledger_post(p jsonb)` posts one journal transaction in one call (PostgreSQL only; the Python engine
+in `wallets.ledger` applies the same rules on SQLite). The posting arrives as one JSON document, so
+the client encodes it with the C JSON encoder. Each wallet keeps its number of statement lines,
+counted in the same UPDATE as its balance, and the (account, created_at) index covers the columns a
+history page and a point-in-time balance read.
+
+Entries carry no foreign key to their account: an FK check takes a KEY SHARE lock on the referenced
+row, so every posting would lock a system-account stripe and concurrent postings would pile up
+MultiXacts on it, making the stripes hot rows again. The function checks every leg instead (wallets
+locked and checked, system legs must be system accounts of the leg's currency), and `reconcile`
+reports any entry whose account is missing or holds another currency.
+"""
 from django.db import migrations, models
 
 BACKFILL = """
@@ -93,6 +104,11 @@ END $$;
 """
 
 
+def backward(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP FUNCTION IF EXISTS ledger_post(jsonb);", params=None)
+
+
 def forward(apps, schema_editor):
     schema_editor.execute(BACKFILL)
     if schema_editor.connection.vendor == "postgresql":
@@ -102,7 +118,7 @@ def forward(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('wallets', '0008_no_key_share_locks_on_accounts'),
+        ('wallets', '0006_leaner_ledger_indexes'),
     ]
 
     operations = [
@@ -115,7 +131,7 @@ class Migration(migrations.Migration):
             name='statement_lines',
             field=models.PositiveBigIntegerField(default=0),
         ),
-        migrations.RunPython(forward, migrations.RunPython.noop),
+        migrations.RunPython(forward, backward),
         migrations.AddIndex(
             model_name='entry',
             index=models.Index(fields=['account', 'created_at', 'id'], include=('transaction', 'bucket', 'amount', 'type', 'balance_after', 'held_after', 'currency'), name='entry_account_time_idx'),
