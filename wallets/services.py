@@ -246,11 +246,6 @@ def wallet_reactivate(*, wallet: Account) -> Account:
     return _wallet_set(wallet=wallet, status=Account.Status.ACTIVE)
 
 
-def wallet_set_credit_limit(*, wallet: Account, credit_limit: Decimal) -> Account:
-    limit = parse_amount(credit_limit, wallet.currency, field="credit_limit", allow_zero=True)
-    return _wallet_set(wallet=wallet, credit_limit=limit)
-
-
 # Money in, out and across
 
 
@@ -500,14 +495,16 @@ def hold_increase(*, hold_id: UUID, amount, description: str = "Hold increased",
 
 
 def hold_resize(*, hold_id: UUID, amount, description: str = "Hold adjusted") -> Hold:
-    """Make what the hold still holds equal to `amount`: hold more, or release the difference."""
-    hold = Hold.objects.get(pk=hold_id)
-    target = _amount(amount, hold.currency)
-    if target > hold.remaining:
-        return hold_increase(hold_id=hold_id, amount=target - hold.remaining, description=description)
-    if target < hold.remaining:
-        return hold_release(hold_id=hold_id, amount=hold.remaining - target, description=description)
-    return hold
+    """Make what the hold still holds equal to `amount`: hold more, or release the difference.
+    Decided under the hold's row lock, so a concurrent capture cannot make it hold the wrong amount."""
+    with transaction.atomic():
+        hold = _lock_active_hold(hold_id)
+        target = _amount(amount, hold.currency)
+        if target > hold.remaining:
+            return hold_increase(hold_id=hold_id, amount=target - hold.remaining, description=description)
+        if target < hold.remaining:
+            return hold_release(hold_id=hold_id, amount=hold.remaining - target, description=description)
+        return hold
 
 
 def hold_settle(
