@@ -7,7 +7,7 @@ from sessions_app import services
 from sessions_app.models import ConsultationSession
 from wallets.api.fields import AmountField
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
-from wallets.api.webuddy import WebuddyView, find_user, parse_id
+from wallets.api.webuddy import WebuddyView, parse_id
 from wallets.errors import DomainError, ErrorCode
 
 E = ErrorCode
@@ -79,8 +79,11 @@ class SessionStartView(WebuddyView):
         data = StartIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        user = find_user(v["userId"])
-        session = services.session_start(user_id=user.pk, expert_id=_expert_id(v["expertId"]), session_fee=v["sessionFee"])
+        session = services.session_start(
+            user_id=parse_id(v["userId"], E.USER_NOT_FOUND, "No such user."),
+            expert_id=_expert_id(v["expertId"]),
+            session_fee=v["sessionFee"],
+        )
         return _render(session, status.HTTP_201_CREATED)
 
 

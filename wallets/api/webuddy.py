@@ -182,9 +182,10 @@ class RechargeView(WebuddyView):
         data = RechargeIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        user = find_user(v["userId"])
         recharge, client_data = services.recharge_create(
-            user_id=user.pk, amount=v["amount"], payment_method=v["paymentMethod"]
+            user_id=parse_id(v["userId"], E.USER_NOT_FOUND, "No such user."),
+            amount=v["amount"],
+            payment_method=v["paymentMethod"],
         )
         recharge.account.refresh_from_db()
         recharge.client_data = client_data
