@@ -52,7 +52,7 @@ def _create(*, wallet: Account, amount: Decimal, kind: str, month, method: str, 
     try:
         with transaction.atomic():
             payout_id = Payout._meta.pk.default()
-            hold = wallet_services.hold_place(
+            hold = wallet_services.hold_place_in_transaction(
                 wallet=wallet,
                 amount=amount,
                 reference_type="payout",
@@ -118,8 +118,8 @@ def payout_mark_paid(*, payout_id, provider_payout_id: str | None) -> Payout:
             return payout
         if payout.status not in (Payout.Status.PENDING, Payout.Status.PROCESSING):
             raise DomainError(ErrorCode.PAYOUT_NOT_RETRYABLE, f"The payout is {payout.status}.")
-        wallet_services.hold_capture(
-            hold_id=payout.hold_id,
+        wallet_services.hold_capture_locked(
+            hold=wallet_services.hold_lock_active(payout.hold_id),
             payees=[Payee(amount=payout.amount, type="withdrawal", system=Account.System.PAYOUT_CLEARING)],
             debit_type="withdrawal",
             description=f"Payout to bank: {payout.id}",
@@ -131,7 +131,9 @@ def payout_mark_paid(*, payout_id, provider_payout_id: str | None) -> Payout:
 
 
 def payout_mark_failed(*, payout_id, reason: str, provider_payout_id: str | None = None) -> Payout:
-    return _close_unpaid(payout_id=payout_id, status=Payout.Status.FAILED, reason=reason, provider_payout_id=provider_payout_id)
+    with transaction.atomic():
+        payout = _lock_open_payout(payout_id)
+        return _close_unpaid(payout=payout, status=Payout.Status.FAILED, reason=reason, provider_payout_id=provider_payout_id)
 
 
 def payout_cancel(*, payout_id, reason: str = "cancelled by staff") -> Payout:
@@ -140,23 +142,23 @@ def payout_cancel(*, payout_id, reason: str = "cancelled by staff") -> Payout:
         payout = _lock_open_payout(payout_id)
         if payout.status != Payout.Status.PENDING:
             raise DomainError(ErrorCode.PAYOUT_NOT_RETRYABLE, f"Only pending payouts can be cancelled; this one is {payout.status}.")
-        return _close_unpaid(payout_id=payout_id, status=Payout.Status.CANCELLED, reason=reason)
+        return _close_unpaid(payout=payout, status=Payout.Status.CANCELLED, reason=reason)
 
 
-def _close_unpaid(*, payout_id, status: str, reason: str, provider_payout_id: str | None = None) -> Payout:
-    with transaction.atomic():
-        payout = _lock_open_payout(payout_id)
-        if payout.status in (Payout.Status.FAILED, Payout.Status.CANCELLED):
-            return payout
-        if payout.status == Payout.Status.PAID:
-            raise DomainError(ErrorCode.PAYOUT_NOT_RETRYABLE, "The payout is already paid.")
-        if Hold.objects.filter(pk=payout.hold_id, status=Hold.Status.ACTIVE).exists():
-            wallet_services.hold_release(hold_id=payout.hold_id, description=f"Payout {status}: {payout.id}")
-        payout.status = status
-        payout.failure_reason = reason[:255]
-        if provider_payout_id:
-            payout.provider_payout_id = provider_payout_id
-        payout.save(update_fields=["status", "failure_reason", "provider_payout_id", "updated_at"])
+def _close_unpaid(*, payout: Payout, status: str, reason: str, provider_payout_id: str | None = None) -> Payout:
+    """Within the caller's transaction, on the payout it locked."""
+    if payout.status in (Payout.Status.FAILED, Payout.Status.CANCELLED):
+        return payout
+    if payout.status == Payout.Status.PAID:
+        raise DomainError(ErrorCode.PAYOUT_NOT_RETRYABLE, "The payout is already paid.")
+    hold = Hold.objects.select_for_update().get(pk=payout.hold_id)
+    if hold.status == Hold.Status.ACTIVE and hold.remaining > 0:
+        wallet_services.hold_release_locked(hold=hold, description=f"Payout {status}: {payout.id}")
+    payout.status = status
+    payout.failure_reason = reason[:255]
+    if provider_payout_id:
+        payout.provider_payout_id = provider_payout_id
+    payout.save(update_fields=["status", "failure_reason", "provider_payout_id", "updated_at"])
     return payout
 
 

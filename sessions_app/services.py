@@ -16,7 +16,7 @@ from wallets import services as wallet_services
 from wallets.errors import DomainError, ErrorCode
 from wallets.models import Account, Hold, User
 from wallets.money import parse_amount
-from wallets.services import Payee, fee_split, hold_settle
+from wallets.services import Payee, fee_split
 
 
 def _expert(expert_id) -> User:
@@ -27,7 +27,13 @@ def _expert(expert_id) -> User:
 
 
 def _lock_session(session_id) -> ConsultationSession:
-    session = ConsultationSession.objects.select_for_update(of=("self",)).select_related("hold").filter(pk=session_id).first()
+    """The session and its hold, row-locked in one statement (session first, then hold)."""
+    session = (
+        ConsultationSession.objects.select_for_update(of=("self", "hold"))
+        .select_related("hold", "expert")
+        .filter(pk=session_id)
+        .first()
+    )
     if session is None:
         raise DomainError(ErrorCode.SESSION_NOT_FOUND, "No such session.")
     return session
@@ -51,7 +57,7 @@ def session_start(*, user_id, expert_id, session_fee) -> ConsultationSession:
     fee = parse_amount(session_fee, wallet.currency, field="sessionFee")
     with transaction.atomic():
         session_id = ConsultationSession._meta.pk.default()
-        hold = wallet_services.hold_place(
+        hold = wallet_services.hold_place_in_transaction(
             wallet=wallet,
             amount=fee,
             reference_type="session",
@@ -78,10 +84,11 @@ def session_adjust(*, session_id, adjusted_fee, defer_fee: bool) -> Consultation
         _require_active(session)
         fee = parse_amount(adjusted_fee, session.currency, field="adjustedFee")
         if not defer_fee:
-            wallet_services.hold_resize(
-                hold_id=session.hold_id, amount=fee, description=f"Session hold adjusted: {session.id}"
+            wallet_services.hold_resize_locked(
+                hold=wallet_services.hold_require_active(session.hold),
+                amount=fee,
+                description=f"Session hold adjusted: {session.id}",
             )
-            session.hold.refresh_from_db()
         session.current_fee = fee
         session.fee_deferred = defer_fee
         session.save(update_fields=["current_fee", "fee_deferred", "updated_at"])
@@ -105,8 +112,8 @@ def session_end(*, session_id, expert_id, actual_fee) -> ConsultationSession:
         percent = session_fee_percent(session.expert)
         earning, platform_fee = fee_split(fee, percent, session.currency)
         expert_wallet = wallet_services.wallet_get_or_create(user=session.expert, currency=session.currency)
-        hold, posted = hold_settle(
-            hold_id=session.hold_id,
+        hold, posted = wallet_services.hold_settle_locked(
+            hold=session.hold,
             amount=fee,
             payees=[
                 Payee(amount=earning, type="credit", wallet=expert_wallet),
@@ -134,8 +141,7 @@ def session_cancel(*, session_id, reason: str = "cancelled") -> ConsultationSess
         session = _lock_session(session_id)
         _require_active(session)
         if session.hold.status == Hold.Status.ACTIVE and session.hold.remaining > 0:
-            wallet_services.hold_release(hold_id=session.hold_id, description=f"Session {reason}: {session.id}")
-            session.hold.refresh_from_db()
+            wallet_services.hold_release_locked(hold=session.hold, description=f"Session {reason}: {session.id}")
         session.status = ConsultationSession.Status.CANCELLED
         session.ended_at = timezone.now()
         session.save(update_fields=["status", "ended_at", "updated_at"])

@@ -338,6 +338,11 @@ class Payee:
     system: str | None = None
 
 
+def _in_transaction() -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("call this inside transaction.atomic(); the caller's transaction is the unit of work")
+
+
 def hold_place(
     *,
     wallet: Account,
@@ -348,23 +353,41 @@ def hold_place(
     type: str = "freeze",
 ) -> Hold:
     """Move `amount` from the wallet's available part to its held part."""
-    amount = _amount(amount, wallet.currency)
     with transaction.atomic():
-        hold = Hold.objects.create(
-            account=wallet,
-            currency=wallet.currency,
-            amount=amount,
-            reference_type=reference_type,
-            reference_id=None if reference_id is None else str(reference_id),
+        return hold_place_in_transaction(
+            wallet=wallet, amount=amount, reference_type=reference_type, reference_id=reference_id,
+            description=description, type=type,
         )
-        ledger.post(
-            kind="hold",
-            legs=[_wallet_leg(wallet, -amount, type), _wallet_leg(wallet, amount, type, bucket=HELD)],
-            description=description,
-            reference_type=reference_type,
-            reference_id=reference_id,
-            metadata={"hold": str(hold.id)},
-        )
+
+
+def hold_place_in_transaction(
+    *,
+    wallet: Account,
+    amount,
+    reference_type: str | None = None,
+    reference_id: str | None = None,
+    description: str = "Hold",
+    type: str = "freeze",
+) -> Hold:
+    """`hold_place` as part of the caller's open transaction (no savepoint of its own): for services
+    that record something else with the hold and let any refusal roll the whole transaction back."""
+    _in_transaction()
+    amount = _amount(amount, wallet.currency)
+    hold = Hold.objects.create(
+        account=wallet,
+        currency=wallet.currency,
+        amount=amount,
+        reference_type=reference_type,
+        reference_id=None if reference_id is None else str(reference_id),
+    )
+    ledger.post(
+        kind="hold",
+        legs=[_wallet_leg(wallet, -amount, type), _wallet_leg(wallet, amount, type, bucket=HELD)],
+        description=description,
+        reference_type=reference_type,
+        reference_id=reference_id,
+        metadata={"hold": str(hold.id)},
+    )
     return hold
 
 
@@ -378,20 +401,39 @@ def _check_payees(hold: Hold, payees: list[Payee]) -> None:
             raise DomainError(ErrorCode.CURRENCY_MISMATCH, "The payee's wallet holds another currency.")
 
 
-def _lock_active_hold(hold_id: UUID) -> Hold:
-    try:
-        hold = Hold.objects.select_for_update().select_related("account").get(pk=hold_id)
-    except Hold.DoesNotExist:
-        raise DomainError(ErrorCode.HOLD_NOT_FOUND, "No such hold.") from None
+def hold_require_active(hold: Hold) -> Hold:
     if hold.status != Hold.Status.ACTIVE or hold.remaining == 0:
         raise DomainError(ErrorCode.HOLD_NOT_ACTIVE, f"The hold is already {hold.status}.")
     return hold
+
+
+def hold_lock_active(hold_id: UUID) -> Hold:
+    """The hold, row-locked for the rest of the caller's transaction; refused unless it still holds money."""
+    _in_transaction()
+    hold = Hold.objects.select_for_update().filter(pk=hold_id).first()
+    if hold is None:
+        raise DomainError(ErrorCode.HOLD_NOT_FOUND, "No such hold.")
+    return hold_require_active(hold)
+
+
+def _held_leg(hold: Hold, amount: Decimal, type: str) -> Leg:
+    return Leg(account_id=hold.account_id, currency=hold.currency, amount=amount, type=type, bucket=HELD)
+
+
+def _available_leg(hold: Hold, amount: Decimal, type: str, **kw) -> Leg:
+    return Leg(account_id=hold.account_id, currency=hold.currency, amount=amount, type=type, **kw)
 
 
 def _finish_hold(hold: Hold) -> None:
     if hold.remaining == 0:
         hold.status = Hold.Status.CAPTURED if hold.captured > 0 else Hold.Status.RELEASED
     hold.save(update_fields=["captured", "released", "status", "updated_at"])
+
+
+def _payee_leg(payee: Payee, currency: str, amount: Decimal) -> Leg:
+    if payee.wallet is not None:
+        return _wallet_leg(payee.wallet, amount, payee.type)
+    return _system_leg(payee.system, currency, amount, payee.type)
 
 
 def hold_capture(
@@ -409,40 +451,54 @@ def hold_capture(
     With `release_rest`, whatever stays held goes back to the available part in the same transaction.
     """
     with transaction.atomic():
-        hold = _lock_active_hold(hold_id)
-        wallet = hold.account
-        if not payees:
-            raise DomainError(ErrorCode.VALIDATION_ERROR, "A capture needs at least one payee.")
-        _check_payees(hold, payees)
-        legs: list[Leg] = []
-        total = Decimal(0)
-        for payee in payees:
-            amount = _amount(payee.amount, hold.currency)
-            total += amount
-            if payee.wallet is not None:
-                legs.append(_wallet_leg(payee.wallet, amount, payee.type))
-            else:
-                legs.append(_system_leg(payee.system, hold.currency, amount, payee.type))
-        if total > hold.remaining:
-            raise DomainError(
-                ErrorCode.CAPTURE_EXCEEDS_HOLD,
-                f"Cannot capture {total}; only {hold.remaining} is held.",
-            )
-        rest = hold.remaining - total if release_rest else Decimal(0)
-        legs.insert(0, _wallet_leg(wallet, -(total + rest), debit_type, bucket=HELD))
-        if rest > 0:
-            legs.insert(1, _wallet_leg(wallet, rest, debit_type))
-        ledger.post(
-            kind="capture",
-            legs=legs,
-            description=description,
-            reference_type=reference_type or hold.reference_type,
-            reference_id=reference_id or hold.reference_id,
-            metadata={"hold": str(hold.id)},
+        return hold_capture_locked(
+            hold=hold_lock_active(hold_id), payees=payees, description=description, debit_type=debit_type,
+            reference_type=reference_type, reference_id=reference_id, release_rest=release_rest,
         )
-        hold.captured += total
-        hold.released += rest
-        _finish_hold(hold)
+
+
+def hold_capture_locked(
+    *,
+    hold: Hold,
+    payees: list[Payee],
+    description: str = "Capture",
+    debit_type: str = "debit",
+    reference_type: str | None = None,
+    reference_id: str | None = None,
+    release_rest: bool = False,
+) -> Hold:
+    """`hold_capture` on a hold the caller locked in its open transaction (`hold_lock_active`)."""
+    _in_transaction()
+    hold_require_active(hold)
+    if not payees:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "A capture needs at least one payee.")
+    _check_payees(hold, payees)
+    legs: list[Leg] = []
+    total = Decimal(0)
+    for payee in payees:
+        amount = _amount(payee.amount, hold.currency)
+        total += amount
+        legs.append(_payee_leg(payee, hold.currency, amount))
+    if total > hold.remaining:
+        raise DomainError(
+            ErrorCode.CAPTURE_EXCEEDS_HOLD,
+            f"Cannot capture {total}; only {hold.remaining} is held.",
+        )
+    rest = hold.remaining - total if release_rest else Decimal(0)
+    legs.insert(0, _held_leg(hold, -(total + rest), debit_type))
+    if rest > 0:
+        legs.insert(1, _available_leg(hold, rest, debit_type))
+    ledger.post(
+        kind="capture",
+        legs=legs,
+        description=description,
+        reference_type=reference_type or hold.reference_type,
+        reference_id=reference_id or hold.reference_id,
+        metadata={"hold": str(hold.id)},
+    )
+    hold.captured += total
+    hold.released += rest
+    _finish_hold(hold)
     return hold
 
 
@@ -455,42 +511,49 @@ def hold_release(
 ) -> Hold:
     """Move all (or `amount`) of what is still held back to the wallet's available part."""
     with transaction.atomic():
-        hold = _lock_active_hold(hold_id)
-        release = hold.remaining if amount is None else _amount(amount, hold.currency)
-        if release > hold.remaining:
-            raise DomainError(
-                ErrorCode.CAPTURE_EXCEEDS_HOLD, f"Cannot release {release}; only {hold.remaining} is held."
-            )
-        wallet = hold.account
-        ledger.post(
-            kind="release",
-            legs=[_wallet_leg(wallet, -release, type, bucket=HELD), _wallet_leg(wallet, release, type)],
-            description=description,
-            reference_type=hold.reference_type,
-            reference_id=hold.reference_id,
-            metadata={"hold": str(hold.id)},
+        return hold_release_locked(hold=hold_lock_active(hold_id), amount=amount, description=description, type=type)
+
+
+def hold_release_locked(*, hold: Hold, amount=None, description: str = "Release", type: str = "unfreeze") -> Hold:
+    """`hold_release` on a hold the caller locked in its open transaction (`hold_lock_active`)."""
+    _in_transaction()
+    hold_require_active(hold)
+    release = hold.remaining if amount is None else _amount(amount, hold.currency)
+    if release > hold.remaining:
+        raise DomainError(
+            ErrorCode.CAPTURE_EXCEEDS_HOLD, f"Cannot release {release}; only {hold.remaining} is held."
         )
-        hold.released += release
-        _finish_hold(hold)
+    ledger.post(
+        kind="release",
+        legs=[_held_leg(hold, -release, type), _available_leg(hold, release, type)],
+        description=description,
+        reference_type=hold.reference_type,
+        reference_id=hold.reference_id,
+        metadata={"hold": str(hold.id)},
+    )
+    hold.released += release
+    _finish_hold(hold)
     return hold
 
 
 def hold_increase(*, hold_id: UUID, amount, description: str = "Hold increased", type: str = "freeze") -> Hold:
     """Hold `amount` more from the wallet's available part under the same hold."""
     with transaction.atomic():
-        hold = _lock_active_hold(hold_id)
-        amount = _amount(amount, hold.currency)
-        wallet = hold.account
-        ledger.post(
-            kind="hold",
-            legs=[_wallet_leg(wallet, -amount, type), _wallet_leg(wallet, amount, type, bucket=HELD)],
-            description=description,
-            reference_type=hold.reference_type,
-            reference_id=hold.reference_id,
-            metadata={"hold": str(hold.id)},
-        )
-        hold.amount += amount
-        hold.save(update_fields=["amount", "updated_at"])
+        return _hold_increase_locked(hold=hold_lock_active(hold_id), amount=amount, description=description, type=type)
+
+
+def _hold_increase_locked(*, hold: Hold, amount, description: str, type: str = "freeze") -> Hold:
+    amount = _amount(amount, hold.currency)
+    ledger.post(
+        kind="hold",
+        legs=[_available_leg(hold, -amount, type), _held_leg(hold, amount, type)],
+        description=description,
+        reference_type=hold.reference_type,
+        reference_id=hold.reference_id,
+        metadata={"hold": str(hold.id)},
+    )
+    hold.amount += amount
+    hold.save(update_fields=["amount", "updated_at"])
     return hold
 
 
@@ -498,13 +561,19 @@ def hold_resize(*, hold_id: UUID, amount, description: str = "Hold adjusted") ->
     """Make what the hold still holds equal to `amount`: hold more, or release the difference.
     Decided under the hold's row lock, so a concurrent capture cannot make it hold the wrong amount."""
     with transaction.atomic():
-        hold = _lock_active_hold(hold_id)
-        target = _amount(amount, hold.currency)
-        if target > hold.remaining:
-            return hold_increase(hold_id=hold_id, amount=target - hold.remaining, description=description)
-        if target < hold.remaining:
-            return hold_release(hold_id=hold_id, amount=hold.remaining - target, description=description)
-        return hold
+        return hold_resize_locked(hold=hold_lock_active(hold_id), amount=amount, description=description)
+
+
+def hold_resize_locked(*, hold: Hold, amount, description: str = "Hold adjusted") -> Hold:
+    """`hold_resize` on a hold the caller locked in its open transaction (`hold_lock_active`)."""
+    _in_transaction()
+    hold_require_active(hold)
+    target = _amount(amount, hold.currency)
+    if target > hold.remaining:
+        return _hold_increase_locked(hold=hold, amount=target - hold.remaining, description=description)
+    if target < hold.remaining:
+        return hold_release_locked(hold=hold, amount=hold.remaining - target, description=description)
+    return hold
 
 
 def hold_settle(
@@ -520,37 +589,48 @@ def hold_settle(
     excess from the available balance (below zero down to the credit limit with `use_credit`),
     the rest of the hold released. The payees' amounts must add up to `amount`."""
     with transaction.atomic():
-        hold = _lock_active_hold(hold_id)
-        wallet = hold.account
-        amount = parse_amount(amount, hold.currency, allow_zero=True)
-        if sum((p.amount for p in payees), Decimal(0)) != amount:
-            raise ValueError("payees must add up to the settled amount")
-        _check_payees(hold, payees)
-        held = hold.remaining
-        legs = [_wallet_leg(wallet, -held, debit_type, bucket=HELD)]
-        if held != amount:
-            legs.append(_wallet_leg(wallet, held - amount, debit_type, allow_credit=use_credit))
-        for payee in payees:
-            if payee.amount == 0:
-                continue
-            if payee.wallet is not None:
-                legs.append(_wallet_leg(payee.wallet, payee.amount, payee.type))
-            else:
-                legs.append(_system_leg(payee.system, hold.currency, payee.amount, payee.type))
-        if amount == 0:
-            legs = [_wallet_leg(wallet, -held, "unfreeze", bucket=HELD), _wallet_leg(wallet, held, "unfreeze")]
-        posted = ledger.post(
-            kind="settlement" if amount else "release",
-            legs=legs,
-            description=description,
-            reference_type=hold.reference_type,
-            reference_id=hold.reference_id,
-            metadata={"hold": str(hold.id)},
+        return hold_settle_locked(
+            hold=hold_lock_active(hold_id), amount=amount, payees=payees, description=description,
+            debit_type=debit_type, use_credit=use_credit,
         )
-        hold.captured += min(amount, held)
-        hold.released += max(held - amount, Decimal(0))
-        hold.status = Hold.Status.CAPTURED if amount else Hold.Status.RELEASED
-        hold.save(update_fields=["captured", "released", "status", "updated_at"])
+
+
+def hold_settle_locked(
+    *,
+    hold: Hold,
+    amount: Decimal,
+    payees: list[Payee],
+    description: str = "Settlement",
+    debit_type: str = "debit",
+    use_credit: bool = False,
+) -> tuple[Hold, Posted]:
+    """`hold_settle` on a hold the caller locked in its open transaction (`hold_lock_active`)."""
+    _in_transaction()
+    hold_require_active(hold)
+    amount = parse_amount(amount, hold.currency, allow_zero=True)
+    if sum((p.amount for p in payees), Decimal(0)) != amount:
+        raise ValueError("payees must add up to the settled amount")
+    _check_payees(hold, payees)
+    held = hold.remaining
+    if amount == 0:
+        legs = [_held_leg(hold, -held, "unfreeze"), _available_leg(hold, held, "unfreeze")]
+    else:
+        legs = [_held_leg(hold, -held, debit_type)]
+        if held != amount:
+            legs.append(_available_leg(hold, held - amount, debit_type, allow_credit=use_credit))
+        legs.extend(_payee_leg(p, hold.currency, p.amount) for p in payees if p.amount != 0)
+    posted = ledger.post(
+        kind="settlement" if amount else "release",
+        legs=legs,
+        description=description,
+        reference_type=hold.reference_type,
+        reference_id=hold.reference_id,
+        metadata={"hold": str(hold.id)},
+    )
+    hold.captured += min(amount, held)
+    hold.released += max(held - amount, Decimal(0))
+    hold.status = Hold.Status.CAPTURED if amount else Hold.Status.RELEASED
+    hold.save(update_fields=["captured", "released", "status", "updated_at"])
     return hold, posted
 
 
@@ -637,7 +717,7 @@ def escrow_freeze(*, user_id, order_id: str, amount, currency: str) -> Escrow:
         raise exists
     try:
         with transaction.atomic():
-            hold = hold_place(
+            hold = hold_place_in_transaction(
                 wallet=wallet,
                 amount=amount,
                 reference_type="order",
@@ -652,7 +732,8 @@ def escrow_freeze(*, user_id, order_id: str, amount, currency: str) -> Escrow:
 
 
 def _lock_frozen_escrow(order_id: str) -> Escrow:
-    escrow = Escrow.objects.select_for_update(of=("self",)).select_related("account").filter(order_id=order_id).first()
+    """The escrow and its hold, row-locked in one statement (escrow first, then hold)."""
+    escrow = Escrow.objects.select_for_update(of=("self", "hold")).select_related("hold").filter(order_id=order_id).first()
     if escrow is None:
         raise DomainError(ErrorCode.ORDER_NOT_FOUND, f"No escrow for order {order_id}.")
     if escrow.status != Escrow.Status.FROZEN:
@@ -671,8 +752,8 @@ def escrow_release(*, order_id: str, payee_id) -> Escrow:
             raise _invalid("payee_id", "The payee must be another user than the buyer.")
         payee_wallet = wallet_get_or_create(user=payee, currency=escrow.currency)
         payout, fee = fee_split(escrow.amount, settings.PLATFORM_FEE_PERCENT, escrow.currency)
-        hold_settle(
-            hold_id=escrow.hold_id,
+        hold_settle_locked(
+            hold=hold_require_active(escrow.hold),
             amount=escrow.amount,
             payees=[
                 Payee(amount=payout, type="credit", wallet=payee_wallet),
@@ -692,7 +773,7 @@ def escrow_cancel(*, order_id: str) -> Escrow:
     """The order was cancelled: the frozen amount goes back to the buyer."""
     with transaction.atomic():
         escrow = _lock_frozen_escrow(order_id)
-        hold_release(hold_id=escrow.hold_id, description=f"Escrow cancel: order {order_id}")
+        hold_release_locked(hold=escrow.hold, description=f"Escrow cancel: order {order_id}")
         escrow.status = Escrow.Status.CANCELLED
         escrow.save(update_fields=["status", "updated_at"])
     return escrow
