@@ -21,9 +21,12 @@ run: venv
 	DEBUG=1 $(PY) manage.py bootstrap_dev --address http://127.0.0.1:8000
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
 
-# Load generator for the benchmark (Debian's wrk); installed when missing and we may.
+# Debian packages the tests drive: wrk (benchmark load generator) and chromium (back-office browser
+# tests); installed when missing and we run as root.
+APT_INSTALL = apt-get install -y -qq --no-install-recommends
 tools:
-	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null)); } || echo "!! wrk is missing and could not be installed: the benchmark smoke test will skip (or fail under CI)"
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && ($(APT_INSTALL) wrk >/dev/null 2>&1 || (apt-get update -qq >/dev/null && $(APT_INSTALL) wrk >/dev/null)); } || echo "!! wrk is missing and could not be installed: the benchmark smoke test will skip (or fail under CI)"
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && echo "installing Debian's chromium for the browser tests ..." && (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null)); } || echo "!! chromium is missing and could not be installed: the browser tests will skip (or fail under CI)"
 
 # The full benchmark (about 14 minutes): bench/results/latest.{json,md,png}.
 bench: venv tools

@@ -101,6 +101,10 @@ class Loader:
         with psycopg.connect(database_url(), autocommit=True) as conn:
             for table in ("wallets_entry", "wallets_journaltransaction", "wallets_account"):
                 conn.execute(f"VACUUM ANALYZE {table}")
+            # Write the load's dirty pages now, so the measurements that follow do not share the
+            # disk with a background checkpoint of gigabytes (seen: one balance_at p99 of 59 ms at
+            # 10^7 entries with a p50 of 1.1 ms).
+            conn.execute("CHECKPOINT")
         return time.perf_counter() - began
 
 

@@ -33,6 +33,7 @@ class KycSubmission(models.Model):
     class Meta:
         verbose_name = "KYC submission"
         ordering = ["-submitted_at"]
+        permissions = [("review_kycsubmission", "Can approve or reject KYC submissions")]
         constraints = [
             # At most one submission in review or accepted per user; a rejected one may be followed.
             models.UniqueConstraint(

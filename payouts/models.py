@@ -39,6 +39,11 @@ class Payout(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        permissions = [
+            ("retry_payout", "Can retry failed payouts"),
+            ("cancel_payout", "Can cancel pending payouts"),
+            ("run_monthly_payouts", "Can run monthly payouts"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
             models.UniqueConstraint(

@@ -145,6 +145,32 @@ def payout_cancel(*, payout_id, reason: str = "cancelled by staff") -> Payout:
         return _close_unpaid(payout=payout, status=Payout.Status.CANCELLED, reason=reason)
 
 
+def payout_retry(*, payout_id) -> Payout:
+    """A new attempt for a failed payout: same expert, amount, bank account and method, held again
+    (the expert needs the money available now) and sent to the gateway. Each failed payout is retried
+    at most once; a failed retry can be retried in turn."""
+    original = Payout.objects.select_related("wallet", "bank_account").filter(pk=payout_id).first()
+    if original is None:
+        raise DomainError(ErrorCode.PAYOUT_NOT_FOUND, "No such payout.")
+    if original.status != Payout.Status.FAILED:
+        raise DomainError(ErrorCode.PAYOUT_NOT_RETRYABLE, f"Only failed payouts can be retried; this one is {original.status}.")
+    if Payout.objects.filter(retry_of=original).exists():
+        raise DomainError(ErrorCode.PAYOUT_NOT_RETRYABLE, "This payout has already been retried.")
+    try:
+        payout = _create(
+            wallet=original.wallet,
+            amount=original.amount,
+            kind=original.kind,
+            month=original.month,
+            method=original.payment_method,
+            bank=original.bank_account,
+            retry_of=original,
+        )
+    except IntegrityError:  # retried concurrently (one retry per payout), or paid meanwhile for the month
+        raise DomainError(ErrorCode.PAYOUT_NOT_RETRYABLE, "This payout has already been retried.") from None
+    return payout_execute(payout=payout)
+
+
 def _close_unpaid(*, payout: Payout, status: str, reason: str, provider_payout_id: str | None = None) -> Payout:
     """Within the caller's transaction, on the payout it locked."""
     if payout.status in (Payout.Status.FAILED, Payout.Status.CANCELLED):

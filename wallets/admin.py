@@ -1,31 +1,41 @@
-"""Back-office screens for the core (the finance workflows come with the back-office work).
+"""Back-office screens of the core: users, wallets (suspend, reactivate, adjust), the ledger
+(read-only for everyone, superusers included: history is corrected by reversing or adjusting,
+never edited), API keys (created here with the key shown once), escrows, recharges, reconcile runs.
 
-Ledger rows are read-only for everyone, superusers included: history is corrected by reversing
-transactions, never edited.
+Actions call `wallets.services` and are logged through `wallets.backoffice.audit`.
 """
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
-from wallets.models import Account, ApiKey, Entry, JournalTransaction, User
+from wallets import services
+from wallets.backoffice import audit, reasoned_action, require_perm
+from wallets.errors import DomainError, ErrorCode
+from wallets.models import (
+    Account,
+    ApiKey,
+    Entry,
+    Escrow,
+    JournalTransaction,
+    Recharge,
+    ReconcileRun,
+    User,
+)
 
-
-@admin.register(User)
-class UserAdmin(DjangoUserAdmin):
-    list_display = ("id", "username", "phone_number", "name", "max_credits", "is_staff", "created_at")
-    search_fields = ("username", "phone_number", "name", "id")
-    ordering = ("-created_at",)
-    list_filter = ("is_staff", "is_active")
-    fieldsets = (
-        (None, {"fields": ("username", "password")}),
-        ("Profile", {"fields": ("name", "phone_number", "max_credits", "settings")}),
-        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
-    )
-    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "password1", "password2")}),)
-    readonly_fields = ("max_credits",)
+admin.site.site_header = "Wallet back office"
+admin.site.site_title = "Wallet back office"
+admin.site.index_title = "Money, users and reviews"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
+    """Viewable with the model's view permission; nobody adds, changes or deletes."""
+
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
@@ -35,17 +45,173 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ("id", "username", "phone_number", "name", "max_credits", "is_staff", "created_at")
+    search_fields = ("username", "phone_number", "name", "id")
+    ordering = ("-created_at",)
+    list_filter = ("is_staff", "is_active", "groups")
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Profile", {"fields": ("name", "phone_number", "max_credits", "settings")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "password1", "password2")}),)
+    # The credit limit moves with the wallet's (services.user_update); money fields are not edited here.
+    readonly_fields = ("max_credits",)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # users own ledger history; deactivate instead
+
+
+# Wallets
+
+
+def _suspend(request, wallet, reason):
+    if wallet.kind != Account.Kind.WALLET:
+        raise DomainError(ErrorCode.WALLET_NOT_FOUND, "System accounts are never suspended.")
+    return services.wallet_suspend(wallet=wallet)
+
+
+def _reactivate(request, wallet, reason):
+    if wallet.kind != Account.Kind.WALLET:
+        raise DomainError(ErrorCode.WALLET_NOT_FOUND, "System accounts are never suspended.")
+    return services.wallet_reactivate(wallet=wallet)
+
+
+class AdjustmentForm(forms.Form):
+    wallet = forms.ModelChoiceField(
+        queryset=Account.objects.filter(kind=Account.Kind.WALLET).select_related("user"),
+        widget=forms.TextInput(attrs={"size": 40}),
+        help_text="The wallet's id (open the wallet and use “Post adjustment” to fill it in).",
+        error_messages={"invalid_choice": "No such wallet."},
+    )
+    direction = forms.ChoiceField(choices=services.AdjustmentDirection.CHOICES, widget=forms.RadioSelect)
+    amount = forms.DecimalField(min_value=0, max_digits=24, decimal_places=6, help_text="In the wallet's currency.")
+    reason = forms.CharField(max_length=240, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+
+
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ("id", "kind", "user", "system_code", "stripe", "currency", "balance", "held_balance", "status")
+    list_display = ("id", "owner", "kind", "currency", "balance", "held_balance", "available", "credit_limit", "status")
     list_filter = ("kind", "currency", "status", "system_code")
-    search_fields = ("id", "user__username", "user__phone_number", "user__name")
+    search_fields = ("=id", "user__username", "user__phone_number", "user__name")
     list_select_related = ("user",)
+    fields = (
+        "id", "kind", "owner", "system_code", "stripe", "currency", "status",
+        "balance", "held_balance", "available", "credit_limit", "created_at", "updated_at", "recent_entries",
+    )
+    readonly_fields = fields
+    actions = ("suspend_wallets", "reactivate_wallets")
+    change_form_template = "admin/wallets/account/change_form.html"
+
+    suspend_wallets = reasoned_action(
+        description="Suspend selected wallets", permission="suspend", apply=_suspend, done="Suspended"
+    )
+    reactivate_wallets = reasoned_action(
+        description="Reactivate selected wallets", permission="suspend", apply=_reactivate, done="Reactivated"
+    )
+
+    def has_suspend_permission(self, request):
+        return request.user.has_perm("wallets.suspend_account")
+
+    def has_adjust_permission(self, request):
+        return request.user.has_perm("wallets.adjust_account")
+
+    @admin.display(description="owner", ordering="user__name")
+    def owner(self, account):
+        if account.user_id is None:
+            return f"system: {account.system_code}"
+        return account.user.name or account.user.username or account.user.phone_number or account.user_id
+
+    @admin.display(description="available")
+    def available(self, account):
+        return account.available_balance
+
+    @admin.display(description="recent entries")
+    def recent_entries(self, account):
+        entries = Entry.objects.filter(account_id=account.pk).order_by("-created_at", "-id")[:20]
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href='{}'>{}</a></td></tr>",
+            (
+                (
+                    e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    e.type,
+                    "held" if e.bucket == 1 else "available",
+                    e.amount,
+                    "" if e.balance_after is None else e.balance_after,
+                    reverse("admin:wallets_journaltransaction_change", args=[e.transaction_id]),
+                    str(e.transaction_id)[:13] + "…",
+                )
+                for e in entries
+            ),
+        )
+        return format_html(
+            "<table id='recent-entries'><thead><tr><th>at</th><th>type</th><th>part</th><th>amount</th>"
+            "<th>balance after</th><th>transaction</th></tr></thead><tbody>{}</tbody></table>",
+            rows or format_html("<tr><td colspan='6'>No entries yet.</td></tr>"),
+        )
+
+    def get_urls(self):
+        return [
+            path("adjust/", self.admin_site.admin_view(self.adjust_view), name="wallets_account_adjust"),
+            *super().get_urls(),
+        ]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_adjust": self.has_adjust_permission(request)}
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_adjust": self.has_adjust_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def adjust_view(self, request):
+        """Post a credit or debit against the adjustments account, with the reason and the staff user."""
+        require_perm(request, "wallets.adjust_account", "wallets.view_account")
+        initial = {"wallet": request.GET.get("wallet")}
+        form = AdjustmentForm(request.POST or None, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            wallet = form.cleaned_data["wallet"]
+            direction, amount = form.cleaned_data["direction"], form.cleaned_data["amount"]
+            reason = form.cleaned_data["reason"].strip()
+            try:
+                with transaction.atomic():
+                    posted = services.wallet_adjust(
+                        wallet=wallet, direction=direction, amount=amount, reason=reason, staff=request.user
+                    )
+                    audit(
+                        request, wallet,
+                        what=f"Adjustment ({direction}) of {amount} {wallet.currency}, transaction {posted.transaction_id}.",
+                        why=reason,
+                    )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                balance, held = posted.balances[wallet.pk]
+                self.message_user(
+                    request,
+                    f"Adjustment posted: {direction} {amount} {wallet.currency}; balance now {balance} "
+                    f"(transaction {posted.transaction_id}).",
+                    messages.SUCCESS,
+                )
+                return redirect("admin:wallets_account_change", wallet.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Post an adjustment",
+            "opts": self.model._meta,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/wallets/account/adjust.html", context)
+
+
+# The ledger: read-only for everyone
 
 
 class EntryInline(admin.TabularInline):
     model = Entry
-    fields = ("account", "bucket", "amount", "currency", "type", "balance_after")
+    fields = ("account", "bucket", "amount", "currency", "type", "balance_after", "held_after")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -56,30 +222,92 @@ class EntryInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(JournalTransaction)
 class JournalTransactionAdmin(ReadOnlyAdmin):
-    list_display = ("id", "kind", "description", "reference_type", "reference_id", "created_at")
+    list_display = ("id", "kind", "description", "reference_type", "reference_id", "created_by", "created_at")
     list_filter = ("kind", "reference_type", "created_at")
-    search_fields = ("id", "reference_id", "external_key", "description")
+    search_fields = ("=id", "reference_id", "external_key", "description")
     date_hierarchy = "created_at"
+    list_select_related = ("created_by",)
     inlines = [EntryInline]
 
 
 @admin.register(Entry)
 class EntryAdmin(ReadOnlyAdmin):
-    list_display = ("id", "transaction_id", "account", "bucket", "amount", "currency", "type", "created_at")
+    list_display = ("id", "transaction_id", "account", "bucket", "amount", "currency", "type", "balance_after", "created_at")
     list_filter = ("type", "currency", "bucket", "created_at")
-    search_fields = ("transaction__id", "account__id")
+    search_fields = ("=transaction__id", "=account_id", "transaction__reference_id")
+    date_hierarchy = "created_at"
     list_select_related = ("account",)
+
+
+@admin.register(Escrow)
+class EscrowAdmin(ReadOnlyAdmin):
+    list_display = ("order_id", "user", "amount", "currency", "status", "payee", "fee", "payout_amount", "created_at")
+    list_filter = ("status", "currency", "created_at")
+    search_fields = ("order_id", "user__username", "payee__username")
+    list_select_related = ("user", "payee")
+
+
+@admin.register(Recharge)
+class RechargeAdmin(ReadOnlyAdmin):
+    list_display = ("id", "user", "amount", "currency", "payment_method", "status", "provider_order_id", "created_at")
+    list_filter = ("status", "payment_method", "currency", "created_at")
+    search_fields = ("=id", "provider_order_id", "provider_payment_id", "user__name", "user__phone_number")
+    list_select_related = ("user",)
+
+
+@admin.register(ReconcileRun)
+class ReconcileRunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "ok", "accounts_checked", "transactions_checked", "started_at", "finished_at")
+    list_filter = ("ok",)
+
+
+# API keys
+
+
+class ApiKeyAddForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ("name", "scope")
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ("name", "scope", "prefix", "is_active", "created_at")
     list_filter = ("scope", "is_active")
+    search_fields = ("name", "prefix")
     fields = ("name", "scope", "prefix", "is_active", "created_at")
-    readonly_fields = ("prefix", "created_at")
 
-    def has_add_permission(self, request):
-        return False  # keys are created by `create_api_key`, which shows the key once
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiKeyAddForm
+            kwargs["fields"] = ("name", "scope")
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ("name", "scope") if obj is None else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("scope", "prefix", "created_at")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate instead: the prefix stays reserved and the history readable
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        key, raw = services.api_key_create(name=obj.name, scope=obj.scope)
+        obj.pk, obj.prefix, obj.key_hash, obj.created_at = key.pk, key.prefix, key.key_hash, key.created_at
+        obj._state.adding = False
+        obj._state.db = key._state.db
+        self.message_user(
+            request,
+            format_html("New {} key “{}”: <code id='new-api-key'>{}</code> — copy it now, it is not shown again.",
+                        key.scope, key.name, raw),
+            messages.WARNING,
+        )

@@ -102,6 +102,10 @@ class Account(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        permissions = [
+            ("suspend_account", "Can suspend and reactivate wallets"),
+            ("adjust_account", "Can post adjustments to wallets"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "currency"], condition=Q(kind="wallet"), name="account_one_wallet_per_currency"

@@ -820,6 +820,40 @@ def transaction_reverse(*, transaction_id: UUID, reason: str, created_by: User |
     )
 
 
+# Staff adjustments
+
+
+class AdjustmentDirection:
+    CREDIT = "credit"
+    DEBIT = "debit"
+    CHOICES = [(CREDIT, "Credit the wallet"), (DEBIT, "Debit the wallet")]
+
+
+def wallet_adjust(*, wallet: Account, direction: str, amount, reason: str, staff: User) -> Posted:
+    """A correction by finance staff: credit or debit the wallet's available balance against the
+    adjustments system account, with the reason and the staff user on the journal transaction.
+    A debit needs the money to be there (and the wallet active), like any other debit."""
+    if not reason or not reason.strip():
+        raise _invalid("reason", "A reason is required.")
+    if direction not in (AdjustmentDirection.CREDIT, AdjustmentDirection.DEBIT):
+        raise _invalid("direction", "Must be credit or debit.")
+    if wallet.kind != Account.Kind.WALLET:
+        raise DomainError(ErrorCode.WALLET_NOT_FOUND, "Adjustments are posted to user wallets only.")
+    amount = parse_amount(amount, wallet.currency)
+    signed = amount if direction == AdjustmentDirection.CREDIT else -amount
+    return ledger.post(
+        kind="adjustment",
+        legs=[
+            _wallet_leg(wallet, signed, "adjustment"),
+            _system_leg(System.ADJUSTMENTS, wallet.currency, -signed, "adjustment"),
+        ],
+        description=f"Adjustment: {reason.strip()}"[:255],
+        reference_type="adjustment",
+        metadata={"reason": reason.strip(), "staff": str(staff.pk), "direction": direction},
+        created_by=staff.pk,
+    )
+
+
 # Credentials
 
 

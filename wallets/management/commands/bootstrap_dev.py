@@ -1,5 +1,5 @@
-"""`python manage.py bootstrap_dev`: for the local quick start only. Creates an admin login and a
-`webuddy` and a `tmr` API key if absent, remembers them in var/dev-credentials.json (git-ignored), and prints
+"""`python manage.py bootstrap_dev`: for the local quick start only. Creates an admin login, a
+Finance staff login and a `webuddy` and a `tmr` API key if absent, remembers them in var/dev-credentials.json (git-ignored), and prints
 both with where to go."""
 import json
 import secrets
@@ -7,7 +7,10 @@ import secrets
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from django.contrib.auth.models import Group
+
 from wallets.models import ApiKey, User
+from wallets.roles import FINANCE_GROUP
 from wallets.services import api_key_create
 
 CREDENTIALS = settings.BASE_DIR / "var" / "dev-credentials.json"
@@ -32,6 +35,16 @@ class Command(BaseCommand):
                 admin.set_password(password)
                 admin.save(update_fields=["password"])
             saved.update(admin_username="admin", admin_password=password)
+        finance = User.objects.filter(username="finance").first()
+        if finance is None or not finance.check_password(saved.get("finance_password", "")):
+            password = secrets.token_urlsafe(12)
+            if finance is None:
+                finance = User.objects.create_user("finance", password, name="Local finance", is_staff=True)
+            else:
+                finance.set_password(password)
+                finance.save(update_fields=["password"])
+            finance.groups.add(Group.objects.get(name=FINANCE_GROUP))
+            saved.update(finance_password=password)
         for scope in ApiKey.Scope.values:
             key = ApiKey.objects.filter(prefix=saved.get(f"{scope}_key_prefix", ""), is_active=True).first()
             if key is None:
@@ -46,6 +59,7 @@ class Command(BaseCommand):
                     "",
                     "Wallet service (local quick start, SQLite)",
                     f"  Admin:    {address}/admin/   user: {saved['admin_username']}   password: {saved['admin_password']}",
+                    f"  Back office as Finance staff: {address}/admin/   user: finance   password: {saved['finance_password']}",
                     f"  API docs: {address}/api/docs/",
                     f"  Health:   {address}/healthz",
                     f"  WeBuddy API key (scope webuddy, for /v1): {saved['webuddy_key']}",

@@ -1,0 +1,138 @@
+"""Payouts: the list with totals per status, retry (failed -> a new attempt) and cancel (pending
+only), and the monthly run, which previews what it will pay before it pays and runs the same code
+as `run_monthly_payouts`."""
+import uuid
+from collections import Counter
+from datetime import date
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, Sum
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from payouts.management.commands.run_monthly_payouts import monthly_run
+from payouts.models import Payout
+from payouts.services import payout_cancel, payout_retry
+from wallets.backoffice import audit, reasoned_action, require_perm
+from wallets.errors import DomainError
+from wallets.models import User
+
+
+def _retry(request, payout, reason):
+    return payout_retry(payout_id=payout.pk)
+
+
+def _cancel(request, payout, reason):
+    return payout_cancel(payout_id=payout.pk, reason=reason)
+
+
+def _previous_month() -> str:
+    today = date.today()
+    year, month = (today.year - 1, 12) if today.month == 1 else (today.year, today.month - 1)
+    return f"{year:04d}-{month:02d}"
+
+
+class MonthlyRunForm(forms.Form):
+    month = forms.RegexField(regex=r"^\d{4}-(0[1-9]|1[0-2])$", help_text="YYYY-MM, a month that has ended.",
+                             error_messages={"invalid": "Enter a month as YYYY-MM."})
+    threshold = forms.DecimalField(required=False, min_value=0, max_digits=24, decimal_places=6,
+                                   help_text="Pay only balances of at least this much (default: the deployment's threshold).")
+    dry_run = forms.BooleanField(required=False, initial=True, label="Dry run (show what would be paid; pay nothing)")
+
+
+@admin.register(Payout)
+class PayoutAdmin(admin.ModelAdmin):
+    list_display = ("id", "expert", "amount", "currency", "kind", "month", "payment_method", "status", "bank", "retry_of", "created_at")
+    list_filter = ("status", "kind", "month", "payment_method", ("expert", admin.RelatedOnlyFieldListFilter), "created_at")
+    search_fields = ("=id", "expert__name", "expert__phone_number", "provider_payout_id")
+    list_select_related = ("expert", "bank_account")
+    fields = (
+        "id", "expert", "wallet", "amount", "currency", "kind", "month", "payment_method", "bank", "status",
+        "provider_payout_id", "failure_reason", "retry_of", "created_at", "updated_at",
+    )
+    readonly_fields = fields
+    actions = ("retry_payouts", "cancel_payouts")
+    change_list_template = "admin/payouts/payout/change_list.html"
+
+    retry_payouts = reasoned_action(
+        description="Retry selected failed payouts", permission="retry", apply=_retry, done="Retried",
+        one_transaction=False,  # the retry calls the gateway: no transaction may be open around it
+    )
+    cancel_payouts = reasoned_action(
+        description="Cancel selected pending payouts", permission="cancel", apply=_cancel, done="Cancelled"
+    )
+
+    @admin.display(description="bank account")
+    def bank(self, payout):
+        bank = payout.bank_account
+        return f"{bank.bank_name} ****{bank.account_last4}"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("payouts.retry_payout")
+
+    def has_cancel_permission(self, request):
+        return request.user.has_perm("payouts.cancel_payout")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_run_monthly": request.user.has_perm("payouts.run_monthly_payouts")}
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            totals = (
+                changelist.queryset.order_by().values("status", "currency")
+                .annotate(count=Count("id"), total=Sum("amount")).order_by("status", "currency")
+            )
+            response.context_data["status_totals"] = list(totals)
+        return response
+
+    def get_urls(self):
+        return [
+            path("run-monthly/", self.admin_site.admin_view(self.run_monthly_view), name="payouts_payout_run_monthly"),
+            *super().get_urls(),
+        ]
+
+    def run_monthly_view(self, request):
+        """Step 1: month, threshold, dry run -> the preview. Step 2 (not a dry run): confirm -> pay."""
+        require_perm(request, "payouts.run_monthly_payouts", "payouts.view_payout")
+        form = MonthlyRunForm(request.POST or None, initial={"month": _previous_month(), "dry_run": True})
+        context = {**self.admin_site.each_context(request), "title": "Run monthly payouts", "opts": self.model._meta}
+        if request.method == "POST" and form.is_valid():
+            month, threshold = form.cleaned_data["month"], form.cleaned_data["threshold"]
+            dry_run, confirmed = form.cleaned_data["dry_run"], "pay" in request.POST
+            try:
+                rows = monthly_run(month=month, threshold=threshold, dry_run=dry_run or not confirmed)
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                names = dict(User.objects.filter(pk__in=[row["expert"] for row in rows]).values_list("pk", "name"))
+                for row in rows:
+                    row["name"] = names.get(uuid.UUID(row["expert"]), "")
+                counts = Counter(row["result"] for row in rows)
+                paid_like = ("paid", "processing", "would_pay")
+                total = sum((row["amount"] or Decimal(0) for row in rows if row["result"] in paid_like), Decimal(0))
+                summary = ", ".join(f"{key}: {value}" for key, value in sorted(counts.items())) or "no experts"
+                if confirmed and not dry_run:
+                    audit(
+                        request, None, model=Payout,
+                        what=f"Ran monthly payouts for {month} (threshold {threshold if threshold is not None else 'default'}): "
+                             f"{summary}; {total} in total.",
+                    )
+                    self.message_user(request, f"Monthly payouts for {month}: {summary}.", messages.SUCCESS)
+                context.update(
+                    rows=rows, counts=sorted(counts.items()), total=total, month=month, threshold=threshold,
+                    stage="done" if confirmed and not dry_run else "preview", dry_run=dry_run,
+                    payable=counts.get("would_pay", 0),
+                )
+        context["form"] = form
+        return TemplateResponse(request, "admin/payouts/payout/run_monthly.html", context)

@@ -1,0 +1,17 @@
+"""Consultation sessions, read-only: money on them moves only through the session services."""
+from django.contrib import admin
+
+from sessions_app.models import ConsultationSession
+from wallets.admin import ReadOnlyAdmin
+
+
+@admin.register(ConsultationSession)
+class ConsultationSessionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id", "user", "expert", "status", "currency", "session_fee", "current_fee", "fee_deferred",
+        "actual_fee", "expert_earning", "platform_fee", "started_at", "ended_at",
+    )
+    list_filter = ("status", "fee_deferred", "currency", "started_at")
+    search_fields = ("=id", "user__name", "user__phone_number", "expert__name", "expert__phone_number")
+    list_select_related = ("user", "expert")
+    date_hierarchy = "started_at"

@@ -1,0 +1,146 @@
+"""Shared pieces of the back office (Django admin): the audit log, actions that ask why, and the
+finance dashboard's figures.
+
+Every staff action calls a service (the same one the API calls) and is written to admin's LogEntry
+with who did it, what was done and why; where the service runs in one transaction, the log row is
+written in that same transaction.
+"""
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import DecimalField, ExpressionWrapper, F, Sum
+from django.template.response import TemplateResponse
+
+from wallets.errors import DomainError
+
+__all__ = ["ADDITION", "CHANGE", "audit", "reasoned_action", "ReasonForm", "dashboard", "require_perm"]
+
+
+def audit(request, obj, *, what: str, why: str = "", flag: int = CHANGE, model=None) -> LogEntry:
+    """One admin log row: who (the request's user), what, and why, on `obj` (or on `model` when
+    the action concerns no single row, such as a monthly run)."""
+    message = what if not why else f"{what} Reason: {why}"
+    content_type = ContentType.objects.get_for_model(model or type(obj), for_concrete_model=False)
+    return LogEntry.objects.create(
+        user_id=request.user.pk,
+        content_type=content_type,
+        object_id=None if obj is None else str(obj.pk),
+        object_repr=str(obj if obj is not None else model._meta.verbose_name_plural)[:200],
+        action_flag=flag,
+        change_message=message,
+    )
+
+
+def require_perm(request, *perms: str) -> None:
+    if not request.user.is_active or not request.user.is_staff or not request.user.has_perms(perms):
+        raise PermissionDenied
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=255, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+
+    def __init__(self, *args, required: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = required
+
+
+def reasoned_action(*, description: str, permission: str, apply, done: str, reason_required: bool = True,
+                    one_transaction: bool = True):
+    """An admin action that first shows the chosen rows and asks why, then calls `apply(request,
+    obj, reason)` (a service call) for each row and logs it. A refusal of one row is reported and
+    leaves the others done. `one_transaction=False` for services that call a gateway (no
+    transaction may be open around them)."""
+
+    def action(modeladmin, request, queryset):
+        form = ReasonForm(request.POST if "confirm" in request.POST else None, required=reason_required)
+        if "confirm" in request.POST and form.is_valid():
+            reason = form.cleaned_data["reason"].strip()
+            succeeded, refused = 0, []
+            for obj in queryset:
+                try:
+                    if one_transaction:
+                        with transaction.atomic():
+                            result = apply(request, obj, reason)
+                            audit(request, result or obj, what=f"{done}.", why=reason)
+                    else:
+                        result = apply(request, obj, reason)
+                        audit(request, result or obj, what=f"{done}.", why=reason)
+                    succeeded += 1
+                except DomainError as exc:
+                    refused.append(f"{obj}: {exc.message}")
+            if succeeded:
+                modeladmin.message_user(request, f"{done}: {succeeded}.", messages.SUCCESS)
+            for line in refused:
+                modeladmin.message_user(request, f"Refused — {line}", messages.ERROR)
+            return None
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "title": description,
+            "opts": modeladmin.model._meta,
+            "objects": list(queryset),
+            "form": form,
+            "action": request.POST.get("action"),
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "reason_required": reason_required,
+        }
+        return TemplateResponse(request, "admin/backoffice/confirm_action.html", context)
+
+    action.short_description = description
+    action.allowed_permissions = (permission,)
+    return action
+
+
+# The dashboard
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    pending_kyc: int | None
+    payouts_processing: int | None
+    payouts_failed: int | None
+    held_in_sessions: dict | None
+    held_in_escrows: dict | None
+    last_reconcile: object | None
+    can_see_reconcile: bool
+
+
+def _held_by_currency(holds) -> dict:
+    remaining = ExpressionWrapper(F("amount") - F("captured") - F("released"), output_field=DecimalField())
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for row in holds.values("currency").annotate(total=Sum(remaining)).order_by("currency"):
+        totals[row["currency"]] += row["total"] or Decimal(0)
+    return dict(totals)
+
+
+def dashboard(user) -> Dashboard | None:
+    """The figures the user may see, or None for staff who may see none of them."""
+    from kyc.models import KycSubmission
+    from payouts.models import Payout
+    from wallets.models import Hold, ReconcileRun
+
+    sees = {name: user.has_perm(name) for name in (
+        "kyc.view_kycsubmission", "payouts.view_payout", "sessions_app.view_consultationsession",
+        "wallets.view_escrow", "wallets.view_reconcilerun",
+    )}
+    if not any(sees.values()):
+        return None
+    active = Hold.objects.filter(status=Hold.Status.ACTIVE)
+    payouts = Payout.objects
+    return Dashboard(
+        pending_kyc=KycSubmission.objects.filter(status=KycSubmission.Status.PENDING).count()
+        if sees["kyc.view_kycsubmission"] else None,
+        payouts_processing=payouts.filter(status=Payout.Status.PROCESSING).count() if sees["payouts.view_payout"] else None,
+        payouts_failed=payouts.filter(status=Payout.Status.FAILED).count() if sees["payouts.view_payout"] else None,
+        held_in_sessions=_held_by_currency(active.filter(session__status="active"))
+        if sees["sessions_app.view_consultationsession"] else None,
+        held_in_escrows=_held_by_currency(active.filter(escrow__status="frozen")) if sees["wallets.view_escrow"] else None,
+        last_reconcile=ReconcileRun.objects.order_by("-finished_at").first() if sees["wallets.view_reconcilerun"] else None,
+        can_see_reconcile=sees["wallets.view_reconcilerun"],
+    )
