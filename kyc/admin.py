@@ -23,12 +23,12 @@ def _reject(request, submission, reason):
 
 @admin.register(KycSubmission)
 class KycSubmissionAdmin(admin.ModelAdmin):
-    list_display = ("full_name", "user", "id_type", "id_number_masked", "status", "submitted_at", "reviewed_by", "reviewed_at")
+    list_display = ("full_name", "user", "id_type", "id_number", "status", "submitted_at", "reviewed_by")
     list_filter = ("status", "id_type", "submitted_at")
     search_fields = ("full_name", "user__username", "user__name")
     list_select_related = ("user", "reviewed_by")
     fields = (
-        "user", "full_name", "id_type", "id_number_masked", "status", "rejection_reason",
+        "user", "full_name", "id_type", "id_number", "status", "rejection_reason",
         "submitted_at", "reviewed_by", "reviewed_at", "verified_at",
     )
     readonly_fields = fields
@@ -42,6 +42,10 @@ class KycSubmissionAdmin(admin.ModelAdmin):
     reject_submissions = reasoned_action(
         description="Reject selected submissions", permission="review", apply=_reject, done="Rejected",
     )
+
+    @admin.display(description="id number (masked)")
+    def id_number(self, submission):
+        return submission.id_number_masked
 
     def get_ordering(self, request):
         pending_first = Case(When(status=KycSubmission.Status.PENDING, then=Value(0)), default=Value(1),

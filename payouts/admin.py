@@ -44,7 +44,8 @@ class MonthlyRunForm(forms.Form):
 
 @admin.register(Payout)
 class PayoutAdmin(admin.ModelAdmin):
-    list_display = ("id", "expert", "amount", "currency", "kind", "month", "payment_method", "status", "bank", "retry_of", "created_at")
+    list_display = ("reference", "expert", "amount", "currency", "status", "kind", "month", "payment_method", "bank", "created_at")
+    list_display_links = ("reference",)
     list_filter = ("status", "kind", "month", "payment_method", ("expert", admin.RelatedOnlyFieldListFilter), "created_at")
     search_fields = ("=id", "expert__name", "expert__phone_number", "provider_payout_id")
     list_select_related = ("expert", "bank_account")
@@ -63,6 +64,10 @@ class PayoutAdmin(admin.ModelAdmin):
     cancel_payouts = reasoned_action(
         description="Cancel selected pending payouts", permission="cancel", apply=_cancel, done="Cancelled"
     )
+
+    @admin.display(description="payout", ordering="id")
+    def reference(self, payout):
+        return str(payout.id)[:13] + "…"
 
     @admin.display(description="bank account")
     def bank(self, payout):

@@ -68,7 +68,7 @@ def browser():
 def page(browser, live_server):
     finance_group_sync()  # a transactional test starts from a flushed database
     SHOTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1440, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
