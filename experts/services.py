@@ -55,5 +55,9 @@ def bank_detail_add(
 
 
 def expert_fee_percent(*, expert: User):
-    """The expert's own platform fee rate, or None for the default."""
-    return ExpertProfile.objects.filter(user=expert).values_list("platform_fee_percent", flat=True).first()
+    """The expert's own platform fee rate, or None for the default. Reads no row when the caller
+    fetched the profile with the expert (`select_related("expert__expert_profile")`)."""
+    try:
+        return expert.expert_profile.platform_fee_percent
+    except ExpertProfile.DoesNotExist:
+        return None

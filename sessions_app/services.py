@@ -30,7 +30,7 @@ def _lock_session(session_id) -> ConsultationSession:
     """The session and its hold, row-locked in one statement (session first, then hold)."""
     session = (
         ConsultationSession.objects.select_for_update(of=("self", "hold"))
-        .select_related("hold", "expert")
+        .select_related("hold", "expert__expert_profile")
         .filter(pk=session_id)
         .first()
     )

@@ -708,9 +708,12 @@ def recharge_fail(*, recharge_id, reason: str) -> Recharge:
 
 def escrow_freeze(*, user_id, order_id: str, amount, currency: str) -> Escrow:
     """Freeze the order's amount on the buyer's wallet; each order id is frozen once."""
-    if not User.objects.filter(pk=user_id).exists():
-        raise DomainError(ErrorCode.USER_NOT_FOUND, "No such user.")
-    wallet = user_wallet(user_id=user_id, currency=currency)
+    try:
+        wallet = user_wallet(user_id=user_id, currency=currency)
+    except DomainError as exc:
+        if exc.code == ErrorCode.WALLET_NOT_FOUND and not User.objects.filter(pk=user_id).exists():
+            raise DomainError(ErrorCode.USER_NOT_FOUND, "No such user.") from None
+        raise
     amount = _amount(amount, currency)
     exists = DomainError(ErrorCode.ORDER_ALREADY_EXISTS, f"Order {order_id} is already in escrow.")
     if Escrow.objects.filter(order_id=order_id).exists():
@@ -743,14 +746,16 @@ def _lock_frozen_escrow(order_id: str) -> Escrow:
 
 def escrow_release(*, order_id: str, payee_id) -> Escrow:
     """The order completed: the frozen amount goes to the payee, less the platform fee."""
-    payee = User.objects.filter(pk=payee_id).first()
-    if payee is None:
-        raise DomainError(ErrorCode.USER_NOT_FOUND, "No such payee.")
     with transaction.atomic():
         escrow = _lock_frozen_escrow(order_id)
-        if payee.pk == escrow.user_id:
+        if str(payee_id) == str(escrow.user_id):
             raise _invalid("payee_id", "The payee must be another user than the buyer.")
-        payee_wallet = wallet_get_or_create(user=payee, currency=escrow.currency)
+        payee_wallet = Account.objects.filter(kind=Account.Kind.WALLET, user_id=payee_id, currency=escrow.currency).first()
+        if payee_wallet is None:  # a payee without a wallet in this currency gets one
+            payee = User.objects.filter(pk=payee_id).first()
+            if payee is None:
+                raise DomainError(ErrorCode.USER_NOT_FOUND, "No such payee.")
+            payee_wallet = wallet_get_or_create(user=payee, currency=escrow.currency)
         payout, fee = fee_split(escrow.amount, settings.PLATFORM_FEE_PERCENT, escrow.currency)
         hold_settle_locked(
             hold=hold_require_active(escrow.hold),
@@ -762,7 +767,7 @@ def escrow_release(*, order_id: str, payee_id) -> Escrow:
             description=f"Order payout: {order_id}",
         )
         escrow.status = Escrow.Status.RELEASED
-        escrow.payee = payee
+        escrow.payee_id = payee_wallet.user_id
         escrow.fee = fee
         escrow.payout_amount = payout
         escrow.save(update_fields=["status", "payee", "fee", "payout_amount", "updated_at"])

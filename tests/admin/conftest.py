@@ -5,11 +5,19 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
+from tests.invariants import assert_ledger_invariants
 from wallets.models import User
 from wallets.roles import FINANCE_GROUP
 
 _n = itertools.count(1)
 PASSWORD = "back-office-Pa55word!"
+
+
+@pytest.fixture(autouse=True)
+def _ledger_stays_whole():
+    """Whatever staff did, the ledger is whole afterwards (every test here uses the database)."""
+    yield
+    assert_ledger_invariants()
 
 
 def make_staff(*, finance: bool = False, superuser: bool = False) -> User:

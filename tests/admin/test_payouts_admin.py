@@ -8,19 +8,12 @@ from django.urls import reverse
 
 from payouts.models import Payout
 from tests.admin.builders import FailingGateway, UnreachableGateway, expert_with_bank, payout_with_gateway
-from tests.invariants import assert_ledger_invariants
 from wallets.models import Account, Hold
 
 pytestmark = pytest.mark.django_db
 D = Decimal
 CHANGELIST = "admin:payouts_payout_changelist"
 RUN = "admin:payouts_payout_run_monthly"
-
-
-@pytest.fixture(autouse=True)
-def _ledger_stays_whole(db):
-    yield
-    assert_ledger_invariants()
 
 
 def act(client, name, payouts, reason):

@@ -11,7 +11,6 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from tests.factories import make_wallet
-from tests.invariants import assert_ledger_invariants
 from tests.tmr.helpers import charge, signed_in
 from tests.webuddy.helpers import create_user, funded_user
 from wallets.models import Account, ApiKey, JournalTransaction
@@ -21,12 +20,6 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 WALLETS = "admin:wallets_account_changelist"
 ADJUST = "admin:wallets_account_adjust"
-
-
-@pytest.fixture(autouse=True)
-def _ledger_stays_whole(db):
-    yield
-    assert_ledger_invariants()
 
 
 def wallet_action(client, name, wallets, reason):

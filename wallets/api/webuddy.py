@@ -255,12 +255,16 @@ class HistoryView(WebuddyView):
         query.is_valid(raise_exception=True)
         q = query.validated_data
         wallet = services.webuddy_wallet(user_id=parse_id(q["userId"], E.USER_NOT_FOUND, "No such user."))
-        filters = HistoryFilter(request.query_params, queryset=Entry.objects.all())
-        if not filters.is_valid():
-            raise serializers.ValidationError({k: [str(m) for m in v] for k, v in filters.errors.items()})
-        lines = wallet_statement(wallet=wallet, entries=filters.qs)
-        page, size = q["page"], q["pageSize"]
         filtered = any(request.query_params.get(name) for name in ("type", "from", "to"))
+        entries = None
+        if filtered:
+            filters = HistoryFilter(request.query_params, queryset=Entry.objects.all())
+            if not filters.is_valid():
+                raise serializers.ValidationError({k: [str(m) for m in v] for k, v in filters.errors.items()})
+            entries = filters.qs
+        lines = wallet_statement(wallet=wallet, entries=entries)
+        page, size = q["page"], q["pageSize"]
+        # Unfiltered, the wallet's own line counter answers the total without counting entries.
         total = lines.count() if filtered else wallet.statement_lines
         rows = [statement_line({**row, "currency": wallet.currency}) for row in lines[(page - 1) * size : page * size]]
         return Response(
