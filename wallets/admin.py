@@ -57,8 +57,9 @@ class UserAdmin(DjangoUserAdmin):
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "password1", "password2")}),)
-    # The credit limit moves with the wallet's (services.user_update); money fields are not edited here.
-    readonly_fields = ("max_credits",)
+    # The credit limit moves with the wallet's, and phone numbers are normalized and kept unique, by
+    # services.user_update (the API's PATCH); admin does not bypass it.
+    readonly_fields = ("max_credits", "phone_number")
 
     def has_delete_permission(self, request, obj=None):
         return False  # users own ledger history; deactivate instead
