@@ -411,3 +411,41 @@ def test_a_hold_cannot_be_paid_to_its_own_wallet():
         lambda: services.hold_capture(hold_id=hold.id, payees=[Payee(amount=D("5"), type="credit", wallet=wallet)]),
         wallet,
     )
+
+
+@pytest.mark.parametrize("direction, balance, adjustments", [("credit", Decimal(130), Decimal(-30)), ("debit", Decimal(70), Decimal(30))])
+def test_adjustment_posts_against_the_adjustments_account_with_the_staff_user(direction, balance, adjustments):
+    wallet = make_wallet(balance=100)
+    staff = make_user(is_staff=True)
+
+    posted = services.wallet_adjust(wallet=wallet, direction=direction, amount=Decimal(30), reason=" Goodwill ", staff=staff)
+
+    wallet.refresh_from_db()
+    assert wallet.balance == balance and posted.balances[wallet.pk][0] == balance
+    assert system_account_balance(code=Account.System.ADJUSTMENTS, currency="INR") == adjustments
+    txn = JournalTransaction.objects.get(pk=posted.transaction_id)
+    assert (txn.kind, txn.created_by, txn.description, txn.metadata["reason"]) == ("adjustment", staff, "Adjustment: Goodwill", "Goodwill")
+    assert set(Entry.objects.filter(transaction=txn).values_list("type", flat=True)) == {"adjustment"}
+    assert_ledger_invariants()
+
+
+@pytest.mark.parametrize(
+    "kwargs, code",
+    [
+        ({"direction": "debit", "amount": Decimal("100.01"), "reason": "x"}, ErrorCode.INSUFFICIENT_BALANCE),
+        ({"direction": "credit", "amount": Decimal("5"), "reason": "  "}, ErrorCode.VALIDATION_ERROR),
+        ({"direction": "sideways", "amount": Decimal("5"), "reason": "x"}, ErrorCode.VALIDATION_ERROR),
+        ({"direction": "credit", "amount": Decimal("0"), "reason": "x"}, ErrorCode.VALIDATION_ERROR),
+        ({"direction": "credit", "amount": Decimal("1.001"), "reason": "x"}, ErrorCode.VALIDATION_ERROR),
+    ],
+)
+def test_adjustment_refusals_change_nothing(kwargs, code):
+    wallet = make_wallet(balance=100)
+
+    with pytest.raises(DomainError) as refused:
+        services.wallet_adjust(wallet=wallet, staff=make_user(is_staff=True), **kwargs)
+
+    assert refused.value.code == code
+    wallet.refresh_from_db()
+    assert wallet.balance == Decimal(100)
+    assert not JournalTransaction.objects.filter(kind="adjustment").exists()
