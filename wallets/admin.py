@@ -68,6 +68,13 @@ class UserAdmin(DjangoUserAdmin):
 # Wallets
 
 
+def _describe_wallet(account) -> str:
+    if account.user_id is None:
+        return f"system account {account.system_code} ({account.currency}, stripe {account.stripe})"
+    owner = account.user.name or account.user.username or account.user.phone_number or account.user_id
+    return f"{owner}: {account.currency} wallet, balance {account.balance}, {account.status}"
+
+
 def _suspend(request, wallet, reason):
     if wallet.kind != Account.Kind.WALLET:
         raise DomainError(ErrorCode.WALLET_NOT_FOUND, "System accounts are never suspended.")
@@ -107,10 +114,12 @@ class AccountAdmin(ReadOnlyAdmin):
     change_form_template = "admin/wallets/account/change_form.html"
 
     suspend_wallets = reasoned_action(
-        description="Suspend selected wallets", permission="suspend", apply=_suspend, done="Suspended"
+        description="Suspend selected wallets", permission="suspend", apply=_suspend, done="Suspended",
+        describe=_describe_wallet,
     )
     reactivate_wallets = reasoned_action(
-        description="Reactivate selected wallets", permission="suspend", apply=_reactivate, done="Reactivated"
+        description="Reactivate selected wallets", permission="suspend", apply=_reactivate, done="Reactivated",
+        describe=_describe_wallet,
     )
 
     def has_suspend_permission(self, request):

@@ -52,11 +52,11 @@ class ReasonForm(forms.Form):
 
 
 def reasoned_action(*, description: str, permission: str, apply, done: str, reason_required: bool = True,
-                    one_transaction: bool = True):
+                    one_transaction: bool = True, describe=str):
     """An admin action that first shows the chosen rows and asks why, then calls `apply(request,
     obj, reason)` (a service call) for each row and logs it. A refusal of one row is reported and
     leaves the others done. `one_transaction=False` for services that call a gateway (no
-    transaction may be open around them)."""
+    transaction may be open around them). `describe(obj)` names a row on the page and in messages."""
 
     def action(modeladmin, request, queryset):
         form = ReasonForm(request.POST if "confirm" in request.POST else None, required=reason_required)
@@ -74,7 +74,7 @@ def reasoned_action(*, description: str, permission: str, apply, done: str, reas
                         audit(request, result or obj, what=f"{done}.", why=reason)
                     succeeded += 1
                 except DomainError as exc:
-                    refused.append(f"{obj}: {exc.message}")
+                    refused.append(f"{describe(obj)}: {exc.message}")
             if succeeded:
                 modeladmin.message_user(request, f"{done}: {succeeded}.", messages.SUCCESS)
             for line in refused:
@@ -84,7 +84,7 @@ def reasoned_action(*, description: str, permission: str, apply, done: str, reas
             **modeladmin.admin_site.each_context(request),
             "title": description,
             "opts": modeladmin.model._meta,
-            "objects": list(queryset),
+            "objects": [describe(obj) for obj in queryset],
             "form": form,
             "action": request.POST.get("action"),
             "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
