@@ -310,7 +310,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            return super().save_model(request, obj, form, change)
+            services.api_key_update(key=obj, name=obj.name, is_active=obj.is_active)
+            return
         key, raw = services.api_key_create(name=obj.name, scope=obj.scope)
         obj.pk, obj.prefix, obj.key_hash, obj.created_at = key.pk, key.prefix, key.key_hash, key.created_at
         obj._state.adding = False

@@ -869,3 +869,13 @@ def api_key_create(*, name: str, scope: str) -> tuple[ApiKey, str]:
     prefix, raw = api_key_generate()
     key = ApiKey.objects.create(name=name, scope=scope, prefix=prefix, key_hash=api_key_hash(raw))
     return key, raw
+
+
+def api_key_update(*, key: ApiKey, name: str, is_active: bool) -> ApiKey:
+    """Rename or (de)activate a key; its scope and secret never change. A deactivated key stops
+    authenticating within AUTH_CACHE_SECONDS in every process."""
+    if not name or not name.strip():
+        raise _invalid("name", "A name is required.")
+    ApiKey.objects.filter(pk=key.pk).update(name=name.strip()[:100], is_active=is_active)
+    key.refresh_from_db()
+    return key

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from tests.factories import make_wallet
 from tests.tmr.helpers import charge, signed_in
 from tests.webuddy.helpers import create_user, funded_user
+from wallets import services
 from wallets.models import Account, ApiKey, JournalTransaction
 from wallets.selectors import system_account_balance
 
@@ -162,3 +163,21 @@ def test_the_dashboard_counts_what_finance_watches(finance_client, webuddy_clien
     assert board.held_in_sessions == {"INR": D(120)}
     assert board.held_in_escrows == {"USD": D(60)}
     assert board.last_reconcile.ok is True
+
+
+def test_an_api_key_deactivated_in_admin_stops_working(finance_client, finance_user):
+    key, raw = services.api_key_create(name="old partner", scope="tmr")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    assert client.post("/api/v1/wallet/escrow/cancel", {"order_id": "none"}, format="json").status_code == 404
+
+    response = finance_client.post(
+        reverse("admin:wallets_apikey_change", args=[key.pk]), {"name": "old partner (retired)", "is_active": ""}
+    )
+
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert (key.name, key.is_active, key.scope) == ("old partner (retired)", False, "tmr")
+    refused = client.post("/api/v1/wallet/escrow/cancel", {"order_id": "none"}, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (401, "not_authenticated")
+    assert LogEntry.objects.filter(user=finance_user, object_id=str(key.pk)).exists()
