@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, Sum
 from django.template.response import TemplateResponse
@@ -17,6 +18,7 @@ from payouts.models import Payout
 from payouts.services import payout_cancel, payout_retry
 from wallets.backoffice import audit, reasoned_action, require_perm
 from wallets.errors import DomainError
+from wallets.money import as_currency
 from wallets.models import User
 
 
@@ -44,7 +46,7 @@ class MonthlyRunForm(forms.Form):
 
 @admin.register(Payout)
 class PayoutAdmin(admin.ModelAdmin):
-    list_display = ("reference", "expert", "amount", "currency", "status", "kind", "month", "payment_method", "bank", "created_at")
+    list_display = ("reference", "expert", "amount_shown", "currency", "status", "kind", "month", "payment_method", "bank", "created_at")
     list_display_links = ("reference",)
     list_filter = ("status", "kind", "month", "payment_method", ("expert", admin.RelatedOnlyFieldListFilter), "created_at")
     search_fields = ("=id", "expert__name", "expert__phone_number", "provider_payout_id")
@@ -64,6 +66,10 @@ class PayoutAdmin(admin.ModelAdmin):
     cancel_payouts = reasoned_action(
         description="Cancel selected pending payouts", permission="cancel", apply=_cancel, done="Cancelled"
     )
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_shown(self, payout):
+        return as_currency(payout.amount, payout.currency)
 
     @admin.display(description="payout", ordering="id")
     def reference(self, payout):
@@ -98,7 +104,9 @@ class PayoutAdmin(admin.ModelAdmin):
                 changelist.queryset.order_by().values("status", "currency")
                 .annotate(count=Count("id"), total=Sum("amount")).order_by("status", "currency")
             )
-            response.context_data["status_totals"] = list(totals)
+            response.context_data["status_totals"] = [
+                {**row, "total": as_currency(row["total"], row["currency"])} for row in totals
+            ]
         return response
 
     def get_urls(self):
@@ -123,6 +131,8 @@ class PayoutAdmin(admin.ModelAdmin):
                 names = dict(User.objects.filter(pk__in=[row["expert"] for row in rows]).values_list("pk", "name"))
                 for row in rows:
                     row["name"] = names.get(uuid.UUID(row["expert"]), "")
+                    if row["amount"] is not None:
+                        row["amount"] = as_currency(row["amount"], settings.WEBUDDY_CURRENCY)
                 counts = Counter(row["result"] for row in rows)
                 paid_like = ("paid", "processing", "would_pay")
                 total = sum((row["amount"] or Decimal(0) for row in rows if row["result"] in paid_like), Decimal(0))

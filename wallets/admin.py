@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from wallets import services
 from wallets.backoffice import audit, reasoned_action, require_perm
 from wallets.errors import DomainError, ErrorCode
+from wallets.money import as_currency
 from wallets.models import (
     Account,
     ApiKey,
@@ -101,13 +102,13 @@ class AdjustmentForm(forms.Form):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ("id", "owner", "kind", "currency", "balance", "held_balance", "available", "credit_limit", "status")
+    list_display = ("id", "owner", "kind", "currency", "balance_shown", "held_shown", "available", "credit_shown", "status")
     list_filter = ("kind", "currency", "status", "system_code")
     search_fields = ("=id", "user__username", "user__phone_number", "user__name")
     list_select_related = ("user",)
     fields = (
         "id", "kind", "owner", "system_code", "stripe", "currency", "status",
-        "balance", "held_balance", "available", "credit_limit", "created_at", "updated_at", "recent_entries",
+        "balance_shown", "held_shown", "available", "credit_shown", "created_at", "updated_at", "recent_entries",
     )
     readonly_fields = fields
     actions = ("suspend_wallets", "reactivate_wallets")
@@ -134,9 +135,21 @@ class AccountAdmin(ReadOnlyAdmin):
             return f"system: {account.system_code}"
         return account.user.name or account.user.username or account.user.phone_number or account.user_id
 
+    @admin.display(description="balance", ordering="balance")
+    def balance_shown(self, account):
+        return as_currency(account.balance, account.currency)
+
+    @admin.display(description="held", ordering="held_balance")
+    def held_shown(self, account):
+        return as_currency(account.held_balance, account.currency)
+
     @admin.display(description="available")
     def available(self, account):
-        return account.available_balance
+        return as_currency(account.available_balance, account.currency)
+
+    @admin.display(description="credit limit", ordering="credit_limit")
+    def credit_shown(self, account):
+        return as_currency(account.credit_limit, account.currency)
 
     @admin.display(description="recent entries")
     def recent_entries(self, account):
@@ -149,8 +162,8 @@ class AccountAdmin(ReadOnlyAdmin):
                     e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
                     e.type,
                     "held" if e.bucket == 1 else "available",
-                    e.amount,
-                    "" if e.balance_after is None else e.balance_after,
+                    as_currency(e.amount, e.currency),
+                    "" if e.balance_after is None else as_currency(e.balance_after, e.currency),
                     reverse("admin:wallets_journaltransaction_change", args=[e.transaction_id]),
                     str(e.transaction_id)[:13] + "…",
                 )

@@ -19,6 +19,7 @@ from django.db.models import DecimalField, ExpressionWrapper, F, Sum
 from django.template.response import TemplateResponse
 
 from wallets.errors import DomainError
+from wallets.money import as_currency
 
 __all__ = ["ADDITION", "CHANGE", "audit", "reasoned_action", "ReasonForm", "dashboard", "require_perm"]
 
@@ -116,7 +117,7 @@ def _held_by_currency(holds) -> dict:
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for row in holds.values("currency").annotate(total=Sum(remaining)).order_by("currency"):
         totals[row["currency"]] += row["total"] or Decimal(0)
-    return dict(totals)
+    return {currency: as_currency(total, currency) for currency, total in totals.items()}
 
 
 def dashboard(user) -> Dashboard | None:
