@@ -4,11 +4,13 @@ never edited), API keys (created here with the key shown once), escrows, recharg
 
 Actions call `wallets.services` and are logged through `wallets.backoffice.audit`.
 """
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import transaction
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -33,8 +35,8 @@ admin.site.site_title = "Wallet back office"
 admin.site.index_title = "Money, users and reviews"
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Viewable with the model's view permission; nobody adds, changes or deletes."""
+class NoWrites:
+    """Nobody adds, changes or deletes these rows through admin, superusers included."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -44,6 +46,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(NoWrites, admin.ModelAdmin):
+    """Viewable with the model's view permission only."""
 
 
 @admin.register(User)
@@ -98,6 +104,8 @@ class AdjustmentForm(forms.Form):
     direction = forms.ChoiceField(choices=services.AdjustmentDirection.CHOICES, widget=forms.RadioSelect)
     amount = forms.DecimalField(min_value=0, max_digits=24, decimal_places=6, help_text="In the wallet's currency.")
     reason = forms.CharField(max_length=240, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+    # One id per opened form: submitting it twice (double click, reload) posts once.
+    submission = forms.UUIDField(widget=forms.HiddenInput)
 
 
 @admin.register(Account)
@@ -193,7 +201,7 @@ class AccountAdmin(ReadOnlyAdmin):
     def adjust_view(self, request):
         """Post a credit or debit against the adjustments account, with the reason and the staff user."""
         require_perm(request, "wallets.adjust_account", "wallets.view_account")
-        initial = {"wallet": request.GET.get("wallet")}
+        initial = {"wallet": request.GET.get("wallet"), "submission": uuid.uuid4()}
         form = AdjustmentForm(request.POST or None, initial=initial)
         if request.method == "POST" and form.is_valid():
             wallet = form.cleaned_data["wallet"]
@@ -202,7 +210,8 @@ class AccountAdmin(ReadOnlyAdmin):
             try:
                 with transaction.atomic():
                     posted = services.wallet_adjust(
-                        wallet=wallet, direction=direction, amount=amount, reason=reason, staff=request.user
+                        wallet=wallet, direction=direction, amount=amount, reason=reason, staff=request.user,
+                        submission=str(form.cleaned_data["submission"]),
                     )
                     audit(
                         request, wallet,
@@ -210,9 +219,14 @@ class AccountAdmin(ReadOnlyAdmin):
                         why=reason,
                     )
             except DomainError as exc:
-                form.add_error(None, exc.message)
+                if exc.code != ErrorCode.DUPLICATE_EXTERNAL_KEY:
+                    form.add_error(None, exc.message)
+                else:
+                    self.message_user(request, "This adjustment was already posted; nothing was posted again.",
+                                      messages.WARNING)
+                    return redirect("admin:wallets_account_change", wallet.pk)
             else:
-                balance, held = posted.balances[wallet.pk]
+                balance, _ = posted.balances[wallet.pk]
                 self.message_user(
                     request,
                     f"Adjustment posted: {direction} {amount} {wallet.currency}; balance now {balance} "
@@ -232,21 +246,12 @@ class AccountAdmin(ReadOnlyAdmin):
 # The ledger: read-only for everyone
 
 
-class EntryInline(admin.TabularInline):
+class EntryInline(NoWrites, admin.TabularInline):
     model = Entry
     fields = ("account", "bucket", "amount", "currency", "type", "balance_after", "held_after")
     readonly_fields = fields
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(JournalTransaction)

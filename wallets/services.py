@@ -834,10 +834,13 @@ class AdjustmentDirection:
     CHOICES = [(CREDIT, "Credit the wallet"), (DEBIT, "Debit the wallet")]
 
 
-def wallet_adjust(*, wallet: Account, direction: str, amount, reason: str, staff: User) -> Posted:
+def wallet_adjust(
+    *, wallet: Account, direction: str, amount, reason: str, staff: User, submission: str | None = None
+) -> Posted:
     """A correction by finance staff: credit or debit the wallet's available balance against the
     adjustments system account, with the reason and the staff user on the journal transaction.
-    A debit needs the money to be there (and the wallet active), like any other debit."""
+    A debit needs the money to be there (and the wallet active), like any other debit.
+    `submission` (the form's one-time id) makes a resubmitted form a 409 `duplicate_external_key`."""
     if not reason or not reason.strip():
         raise _invalid("reason", "A reason is required.")
     if direction not in (AdjustmentDirection.CREDIT, AdjustmentDirection.DEBIT):
@@ -854,6 +857,7 @@ def wallet_adjust(*, wallet: Account, direction: str, amount, reason: str, staff
         ],
         description=f"Adjustment: {reason.strip()}"[:255],
         reference_type="adjustment",
+        external_key=None if submission is None else f"adjustment:{submission}",
         metadata={"reason": reason.strip(), "staff": str(staff.pk), "direction": direction},
         created_by=staff.pk,
     )

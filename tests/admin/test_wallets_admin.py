@@ -2,6 +2,7 @@
 recent entries, adjustments posted against the adjustments account, API keys shown once, and the
 dashboard's figures."""
 import io
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -21,6 +22,12 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 WALLETS = "admin:wallets_account_changelist"
 ADJUST = "admin:wallets_account_adjust"
+
+
+def adjust(client, **fields):
+    """Submit the adjustment form as the browser does, with the opened form's one-time id."""
+    fields.setdefault("submission", str(uuid.uuid4()))
+    return client.post(reverse(ADJUST), fields)
 
 
 def wallet_action(client, name, wallets, reason):
@@ -90,9 +97,7 @@ def test_an_adjustment_posts_against_the_adjustments_account_and_shows_in_histor
     user = funded_user(webuddy_client, 100)
     wallet = Account.objects.get(user_id=user["id"])
 
-    response = finance_client.post(
-        reverse(ADJUST), {"wallet": wallet.pk, "direction": direction, "amount": "25", "reason": "Goodwill for outage"}
-    )
+    response = adjust(finance_client, wallet=wallet.pk, direction=direction, amount="25", reason="Goodwill for outage")
 
     assert response.status_code == 302
     wallet.refresh_from_db()
@@ -109,13 +114,11 @@ def test_an_adjustment_posts_against_the_adjustments_account_and_shows_in_histor
 def test_an_adjustment_is_refused_without_reason_or_beyond_the_balance(finance_client):
     wallet = make_wallet(balance=10)
 
-    no_reason = finance_client.post(reverse(ADJUST), {"wallet": wallet.pk, "direction": "credit", "amount": "5", "reason": ""})
-    too_much = finance_client.post(reverse(ADJUST), {"wallet": wallet.pk, "direction": "debit", "amount": "10.01", "reason": "x"})
-    bad_scale = finance_client.post(reverse(ADJUST), {"wallet": wallet.pk, "direction": "credit", "amount": "1.001", "reason": "x"})
-    not_an_id = finance_client.post(reverse(ADJUST), {"wallet": "nope", "direction": "credit", "amount": "1", "reason": "x"})
-    no_wallet = finance_client.post(
-        reverse(ADJUST), {"wallet": "00000000-0000-4000-8000-000000000000", "direction": "credit", "amount": "1", "reason": "x"}
-    )
+    no_reason = adjust(finance_client, wallet=wallet.pk, direction="credit", amount="5", reason="")
+    too_much = adjust(finance_client, wallet=wallet.pk, direction="debit", amount="10.01", reason="x")
+    bad_scale = adjust(finance_client, wallet=wallet.pk, direction="credit", amount="1.001", reason="x")
+    not_an_id = adjust(finance_client, wallet="nope", direction="credit", amount="1", reason="x")
+    no_wallet = adjust(finance_client, wallet="00000000-0000-4000-8000-000000000000", direction="credit", amount="1", reason="x")
 
     assert [r.status_code for r in (no_reason, too_much, bad_scale, not_an_id, no_wallet)] == [200] * 5
     assert "balance is too low" in too_much.content.decode()
@@ -124,6 +127,23 @@ def test_an_adjustment_is_refused_without_reason_or_beyond_the_balance(finance_c
     wallet.refresh_from_db()
     assert wallet.balance == D(10)
     assert not JournalTransaction.objects.filter(kind="adjustment").exists()
+
+
+def test_a_resubmitted_adjustment_form_posts_once(finance_client):
+    wallet = make_wallet(balance=10)
+    opened = finance_client.get(reverse(ADJUST), {"wallet": wallet.pk})
+    submission = opened.context["form"].initial["submission"]
+    fields = {"wallet": wallet.pk, "direction": "credit", "amount": "5", "reason": "Refund of fee", "submission": submission}
+
+    first = adjust(finance_client, **fields)
+    again = finance_client.post(reverse(ADJUST), fields, follow=True)
+
+    assert first.status_code == 302
+    assert "already posted" in again.content.decode()
+    wallet.refresh_from_db()
+    assert wallet.balance == D(15)
+    assert JournalTransaction.objects.filter(kind="adjustment").count() == 1
+    assert LogEntry.objects.filter(object_id=str(wallet.pk)).count() == 1
 
 
 def test_an_api_key_created_in_admin_is_shown_once_and_works(finance_client, finance_user):
