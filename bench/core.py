@@ -18,16 +18,18 @@ def create_wallets(count: int = WALLETS, funding: Decimal = Decimal("1000000")) 
     from wallets import ledger
     from wallets.models import Account, User
 
-    users = User.objects.bulk_create([User(name=f"bench {i}", password="!") for i in range(count)], batch_size=2000)
+    users = User.objects.bulk_create(
+        [User(name=f"bench {i}", password="!", tenant_id="webuddy") for i in range(count)], batch_size=2000
+    )
     accounts = Account.objects.bulk_create(
-        [Account(kind=Account.Kind.WALLET, user=u, currency="INR") for u in users], batch_size=2000
+        [Account(tenant_id="webuddy", kind=Account.Kind.WALLET, user=u, currency="INR") for u in users], batch_size=2000
     )
     for start in range(0, count, 2000):
         chunk = accounts[start : start + 2000]
         legs = [ledger.Leg(account_id=a.id, currency="INR", amount=funding, type="deposit") for a in chunk]
         legs.append(
             ledger.Leg(
-                account_id=ledger.system_account_id("gateway_clearing", "INR", 0), currency="INR",
+                account_id=ledger.system_account_id("webuddy", "gateway_clearing", "INR", 0), currency="INR",
                 amount=-funding * len(chunk), type="deposit", is_wallet=False,
             )
         )
@@ -44,7 +46,7 @@ def _worker(wallet_ids, mode, seconds, barrier, results, seed) -> None:
     from wallets.models import Account
 
     rng = random.Random(seed)
-    wallets = [Account(id=w, currency="INR", kind="wallet") for w in wallet_ids]
+    wallets = [Account(id=w, tenant_id="webuddy", currency="INR", kind="wallet") for w in wallet_ids]
     hot = wallets[0]
     latencies: list[float] = []
     errors: Counter = Counter()

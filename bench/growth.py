@@ -70,7 +70,7 @@ class Loader:
     def load(self, target_entries: int, start: datetime, end: datetime) -> float:
         from wallets.ledger import system_account_id
 
-        clearing = str(system_account_id("gateway_clearing", "INR", 0))
+        clearing = str(system_account_id("webuddy", "gateway_clearing", "INR", 0))
         began = time.perf_counter()
         with psycopg.connect(database_url(), autocommit=False) as conn:
             conn.execute("SET session_replication_role = replica")  # load only: no per-row triggers
@@ -111,9 +111,11 @@ class Loader:
 def create_wallets(count: int) -> list:
     from wallets.models import Account, User
 
-    users = User.objects.bulk_create([User(name=f"growth {i}", password="!") for i in range(count)], batch_size=2000)
+    users = User.objects.bulk_create(
+        [User(name=f"growth {i}", password="!", tenant_id="webuddy") for i in range(count)], batch_size=2000
+    )
     accounts = Account.objects.bulk_create(
-        [Account(kind="wallet", user=u, currency="INR") for u in users], batch_size=2000
+        [Account(tenant_id="webuddy", kind="wallet", user=u, currency="INR") for u in users], batch_size=2000
     )
     return [(str(a.id), str(a.user_id)) for a in accounts]
 
@@ -135,7 +137,7 @@ def measure_level(loader: Loader, start: datetime, end: datetime, samples: int) 
 
     connection.close()  # fresh plans after the load
     rng = random.Random(11)
-    accounts = [Account(id=a, currency="INR", kind="wallet") for a, _ in loader.wallets]
+    accounts = [Account(id=a, tenant_id="webuddy", currency="INR", kind="wallet") for a, _ in loader.wallets]
 
     def history_page():  # as the history endpoint reads it: the wallet row, then the page
         wallet = Account.objects.get(pk=rng.choice(accounts).pk)

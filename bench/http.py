@@ -24,23 +24,28 @@ def prepare_data(users: int = 200) -> dict:
     from rest_framework_simplejwt.tokens import AccessToken
 
     from wallets import ledger, services
-    from wallets.models import Account, User
+    from wallets.models import Account, Tenant, User
 
-    _, webuddy_key = services.api_key_create(name="bench webuddy", scope="webuddy")
-    _, tmr_key = services.api_key_create(name="bench tmr", scope="tmr")
-    people = User.objects.bulk_create([User(name=f"http {i}", password="!") for i in range(3 * users)])
-    inr = Account.objects.bulk_create([Account(kind="wallet", user=u, currency="INR") for u in people[:users]])
-    experts = Account.objects.bulk_create([Account(kind="wallet", user=u, currency="INR") for u in people[users : users + 20]])
-    usd = Account.objects.bulk_create([Account(kind="wallet", user=u, currency="USD") for u in people[users:]])
+    webuddy, tmr = Tenant.objects.get(code="webuddy"), Tenant.objects.get(code="tmr")
+    _, webuddy_key = services.api_key_create(name="bench webuddy", tenant=webuddy)
+    _, tmr_key = services.api_key_create(name="bench tmr", tenant=tmr)
+    people = User.objects.bulk_create([User(name=f"http {i}", password="!", tenant=webuddy) for i in range(users + 20)])
+    tmr_people = User.objects.bulk_create([User(name=f"http tmr {i}", password="!", tenant=tmr) for i in range(2 * users)])
+    inr = Account.objects.bulk_create(
+        [Account(tenant=webuddy, kind="wallet", user=u, currency="INR") for u in people[:users]]
+    )
+    experts = Account.objects.bulk_create(
+        [Account(tenant=webuddy, kind="wallet", user=u, currency="INR") for u in people[users:]]
+    )
+    usd = Account.objects.bulk_create([Account(tenant=tmr, kind="wallet", user=u, currency="USD") for u in tmr_people])
     funding = Decimal("100000000")
-    for wallets, currency in ((inr, "INR"), (usd, "USD")):
+    for wallets, currency, tenant in ((inr, "INR", webuddy), (usd, "USD", tmr)):
         legs = [ledger.Leg(account_id=a.id, currency=currency, amount=funding, type="deposit") for a in wallets]
         legs.append(ledger.Leg(
-            account_id=ledger.system_account_id("gateway_clearing", currency, 0), currency=currency,
+            account_id=ledger.system_account_id(tenant.code, "gateway_clearing", currency, 0), currency=currency,
             amount=-funding * len(wallets), type="deposit", is_wallet=False,
         ))
         ledger.post(kind="deposit", legs=legs, description="Benchmark funding")
-    tmr_people = people[users:]
     return {
         "webuddy_key": webuddy_key,
         "tmr_key": tmr_key,
@@ -73,7 +78,7 @@ def _script(name: str, data: dict, workdir: Path) -> Path:
 
 
 def _to_ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    value, unit = re.match(r"([0-9.]+)(us|ms|s)", text).groups()
     return round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 2)
 
 
@@ -83,14 +88,14 @@ def _wrk(script: Path, connections: int, seconds: int) -> dict:
          f"http://127.0.0.1:{PORT}"],
         check=True, capture_output=True, text=True,
     ).stdout
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: ([0-9]+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
-    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    requests = int(re.search(r"([0-9]+) requests in", out).group(1))
     return {
-        "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests_per_second": float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1)),
         "requests": requests,
-        "p50_ms": _to_ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),
-        "p99_ms": _to_ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1)),
+        "p50_ms": _to_ms(re.search(r"50%\s+([0-9.]+[a-z]+)", out).group(1)),
+        "p99_ms": _to_ms(re.search(r"99%\s+([0-9.]+[a-z]+)", out).group(1)),
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
         "socket_errors": errors.group(1).strip() if errors else "",
     }
@@ -99,14 +104,14 @@ def _wrk(script: Path, connections: int, seconds: int) -> dict:
 def _worker_peak_rss_mb(master_pid: int) -> float:
     peaks = []
     for child in Path("/proc").iterdir():
-        if not child.name.isdigit():
+        if not (child.name.isascii() and child.name.isdigit()):
             continue
         try:
             status = (child / "status").read_text()
         except OSError:
             continue
         if f"PPid:\t{master_pid}\n" in status:
-            peak = re.search(r"VmHWM:\s+(\d+) kB", status)
+            peak = re.search(r"VmHWM:\s+([0-9]+) kB", status)
             if peak:
                 peaks.append(int(peak.group(1)) / 1024)
     return round(max(peaks), 1) if peaks else float("nan")

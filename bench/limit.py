@@ -17,8 +17,8 @@ END;
 
 def _run(args: list[str]) -> dict:
     out = subprocess.run(["pgbench", *args], check=True, capture_output=True, text=True).stdout
-    tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out).group(1))
-    latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))
+    tps = float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out).group(1))
+    latency = float(re.search(r"latency average = ([0-9.]+) ms", out).group(1))
     return {"tps": round(tps, 1), "latency_avg_ms": latency}
 
 

@@ -22,6 +22,25 @@ def env_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def env_int(name: str, default: int) -> int:
+    """An integer setting, written with the digits 0-9 (Python's int() also reads other scripts')."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not (value.isascii() and value.lstrip("-").isdigit()):
+        raise ImproperlyConfigured(f"{name} must be an integer written with the digits 0-9, not {value!r}.")
+    return int(value)
+
+
+def env_decimal(name: str, default: str) -> Decimal:
+    """A decimal setting (`10`, `2.5`), written with the digits 0-9."""
+    value = os.environ.get(name, "").strip() or default
+    whole, _, fraction = value.partition(".")
+    if not (value.isascii() and whole.isdigit() and (fraction == "" or fraction.isdigit())):
+        raise ImproperlyConfigured(f"{name} must be a number written with the digits 0-9, not {value!r}.")
+    return Decimal(value)
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -95,7 +114,7 @@ DEFAULT_SQLITE_URL = f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", DEFAULT_SQLITE_URL),
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
 }
@@ -163,8 +182,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=int(os.environ.get("JWT_ACCESS_MINUTES", "15"))),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=int(os.environ.get("JWT_REFRESH_DAYS", "7"))),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
@@ -172,10 +191,10 @@ SIMPLE_JWT = {
     "SIGNING_KEY": SECRET_KEY,
 }
 # API keys and JWT users are cached per process this long: revocation takes effect within it.
-AUTH_CACHE_SECONDS = int(os.environ.get("AUTH_CACHE_SECONDS", "30"))
+AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 30)
 # Failed logins allowed per username and per client IP within the window, before 429.
-LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
-LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("LOGIN_FAILURE_WINDOW_SECONDS", str(15 * 60)))
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
 
 LOGGING = {
     "version": 1,
@@ -186,17 +205,21 @@ LOGGING = {
 }
 
 # Ledger and money settings.
+# The currency the `webuddy` tenant is created with (its row decides from then on).
 WEBUDDY_CURRENCY = os.environ.get("WEBUDDY_CURRENCY", "INR")
-PLATFORM_FEE_PERCENT = Decimal(os.environ.get("PLATFORM_FEE_PERCENT", "10"))
+# The platform's cut of sessions and escrow releases, for tenants (and experts) without their own.
+PLATFORM_FEE_PERCENT = env_decimal("PLATFORM_FEE_PERCENT", "10")
 # Each system account (gateway clearing, platform revenue, ...) is split into this many stripes so
 # that no single row is touched by every posting.
-LEDGER_SYSTEM_STRIPES = int(os.environ.get("LEDGER_SYSTEM_STRIPES", "8"))
+LEDGER_SYSTEM_STRIPES = env_int("LEDGER_SYSTEM_STRIPES", 8)
 # "auto": the PL/pgSQL posting function on PostgreSQL, the Python engine elsewhere.
 LEDGER_ENGINE = os.environ.get("LEDGER_ENGINE", "auto")
-IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
+IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24)
+# The largest request body the API reads (413 `payload_too_large` beyond); bodies nest at most 32 deep.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 256 * 1024)
 PAYMENTS_MODE = os.environ.get("PAYMENTS_MODE", "simulated")
 if PAYMENTS_MODE != "simulated":
     # The live Razorpay/Stripe gateways are not built yet; refuse rather than pretend.
     raise ImproperlyConfigured(f"PAYMENTS_MODE={PAYMENTS_MODE!r} is not available; use 'simulated'.")
 PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "IN")
-PAYOUT_THRESHOLD = Decimal(os.environ.get("PAYOUT_THRESHOLD", "0"))
+PAYOUT_THRESHOLD = env_decimal("PAYOUT_THRESHOLD", "0")

@@ -15,6 +15,7 @@ webuddy = [
     path("users", wallets_webuddy.UsersView.as_view()),
     path("users/<str:user_id>", wallets_webuddy.UserDetailView.as_view()),
     path("wallet/recharge", wallets_webuddy.RechargeView.as_view()),
+    path("wallet/recharge/<str:recharge_id>", wallets_webuddy.RechargeDetailView.as_view()),
     path("wallet/history", wallets_webuddy.HistoryView.as_view()),
     path("sessions/start", sessions_webuddy.SessionStartView.as_view()),
     path("sessions/adjust", sessions_webuddy.SessionAdjustView.as_view()),
@@ -22,6 +23,7 @@ webuddy = [
     path("sessions/<str:session_id>", sessions_webuddy.SessionDetailView.as_view()),
     path("payouts/manual", payouts_webuddy.ManualPayoutView.as_view()),
     path("payouts/monthly", payouts_webuddy.MonthlyPayoutView.as_view()),
+    path("payouts/<str:payout_id>", payouts_webuddy.PayoutDetailView.as_view()),
     path("experts/bank-details", experts_webuddy.BankDetailsView.as_view()),
     path("experts/<str:expert_id>/bank-details", experts_webuddy.ExpertBankDetailsView.as_view()),
 ]

@@ -7,13 +7,11 @@ from experts.models import BankDetail, ExpertProfile
 from wallets.crypto import encrypt, keyed_hash
 from wallets.errors import DomainError, ErrorCode
 from wallets.models import User
+from wallets.validation import invalid
 
-IFSC = re.compile(r"^[A-Z]{4}0[A-Z0-9]{6}$")
-ACCOUNT_NUMBER = re.compile(r"^\d{9,18}$")
-
-
-def _invalid(field: str, message: str) -> DomainError:
-    return DomainError(ErrorCode.VALIDATION_ERROR, f"{field}: {message}", fields={field: [message]})
+IFSC = re.compile(r"[A-Z]{4}0[A-Z0-9]{6}")
+# ASCII digits only: the same account must not be registrable twice in two scripts.
+ACCOUNT_NUMBER = re.compile(r"[0-9]{9,18}")
 
 
 def bank_detail_add(
@@ -27,11 +25,12 @@ def bank_detail_add(
 ) -> BankDetail:
     """Add a bank account for the expert; the first one becomes primary."""
     account_number = (account_number or "").replace(" ", "")
-    ifsc_code = (ifsc_code or "").strip().upper()
-    if not ACCOUNT_NUMBER.match(account_number):
-        raise _invalid("accountNumber", "Must be 9 to 18 digits.")
-    if not IFSC.match(ifsc_code):
-        raise _invalid("ifscCode", "Must be an IFSC code like HDFC0001234 (4 letters, 0, 6 letters or digits).")
+    ifsc_code = (ifsc_code or "").strip()
+    ifsc_code = ifsc_code.upper() if ifsc_code.isascii() else ifsc_code  # "ı".upper() is "I"
+    if not ACCOUNT_NUMBER.fullmatch(account_number):
+        raise invalid("accountNumber", "Must be 9 to 18 digits (0-9).")
+    if not IFSC.fullmatch(ifsc_code):
+        raise invalid("ifscCode", "Must be an IFSC code like HDFC0001234 (4 letters, 0, 6 letters or digits).")
     digest = keyed_hash(account_number, purpose="bank-account")
     try:
         with transaction.atomic():

@@ -23,8 +23,8 @@ def _reject(request, submission, reason):
 
 @admin.register(KycSubmission)
 class KycSubmissionAdmin(admin.ModelAdmin):
-    list_display = ("full_name", "user", "id_type", "id_number", "status", "submitted_at", "reviewed_by")
-    list_filter = ("status", "id_type", "submitted_at")
+    list_display = ("full_name", "tenant", "user", "id_type", "id_number", "status", "submitted_at", "reviewed_by")
+    list_filter = (("user__tenant", admin.RelatedOnlyFieldListFilter), "status", "id_type", "submitted_at")
     search_fields = ("full_name", "user__username", "user__name")
     list_select_related = ("user", "reviewed_by")
     fields = (
@@ -42,6 +42,10 @@ class KycSubmissionAdmin(admin.ModelAdmin):
     reject_submissions = reasoned_action(
         description="Reject selected submissions", permission="review", apply=_reject, done="Rejected",
     )
+
+    @admin.display(description="tenant", ordering="user__tenant")
+    def tenant(self, submission):
+        return submission.user.tenant_id
 
     @admin.display(description="id number (masked)")
     def id_number(self, submission):

@@ -9,12 +9,18 @@ from wallets.models import User
 
 
 def id_number_mask(value: str) -> str:
-    """`310101199001011234` -> `310101****1234`; short numbers show only their last digits."""
-    if len(value) >= 12:
+    """The id number with at most half of its characters shown, four stars standing for the rest:
+    up to its last 4 and, for long numbers, leading ones up to 10 in all (`987654321012` ->
+    `98****1012`). The seed's own format for 18-character national ids stays:
+    `310101199001011234` -> `310101****1234`."""
+    n = len(value)
+    if n == 18:
         return f"{value[:6]}****{value[-4:]}"
-    if len(value) > 4:
-        return f"****{value[-4:]}"
-    return "****"
+    if n < 8:
+        tail = max(n - 4, 0)
+        return f"****{value[n - tail:] if tail else ''}"
+    head = min(n // 2, 10) - 4
+    return f"{value[:head]}****{value[-4:]}"
 
 
 def _already() -> DomainError:

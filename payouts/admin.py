@@ -7,19 +7,17 @@ from datetime import date
 from decimal import Decimal
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, Sum
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from payouts.management.commands.run_monthly_payouts import monthly_run
 from payouts.models import Payout
-from payouts.services import payout_cancel, payout_retry
-from wallets.backoffice import audit, reasoned_action, require_perm
+from payouts.services import monthly_run, payout_cancel, payout_retry
+from wallets.backoffice import AsciiDecimalField, audit, reasoned_action, require_perm
 from wallets.errors import DomainError
 from wallets.money import as_currency
-from wallets.models import User
+from wallets.models import Tenant, User
 
 
 def _retry(request, payout, reason):
@@ -37,20 +35,30 @@ def _previous_month() -> str:
 
 
 class MonthlyRunForm(forms.Form):
-    month = forms.RegexField(regex=r"^\d{4}-(0[1-9]|1[0-2])$", help_text="YYYY-MM, a month that has ended.",
+    month = forms.RegexField(regex=r"^[0-9]{4}-(0[1-9]|1[0-2])\Z", help_text="YYYY-MM, a month that has ended.",
                              error_messages={"invalid": "Enter a month as YYYY-MM."})
-    threshold = forms.DecimalField(required=False, min_value=0, max_digits=24, decimal_places=6,
-                                   help_text="Pay only balances of at least this much (default: the deployment's threshold).")
+    tenant = forms.ModelChoiceField(
+        queryset=Tenant.objects.filter(dialect=Tenant.Dialect.WEBUDDY), required=False,
+        empty_label="every WeBuddy-dialect tenant",
+    )
+    threshold = AsciiDecimalField(required=False,
+                                  help_text="Pay only balances of at least this much (default: the deployment's threshold).")
     dry_run = forms.BooleanField(required=False, initial=True, label="Dry run (show what would be paid; pay nothing)")
 
 
 @admin.register(Payout)
 class PayoutAdmin(admin.ModelAdmin):
-    list_display = ("reference", "expert", "amount_shown", "currency", "status", "kind", "month", "payment_method", "bank", "created_at")
+    list_display = (
+        "reference", "tenant", "expert", "amount_shown", "currency", "status", "kind", "month", "payment_method", "bank",
+        "created_at",
+    )
     list_display_links = ("reference",)
-    list_filter = ("status", "kind", "month", "payment_method", ("expert", admin.RelatedOnlyFieldListFilter), "created_at")
+    list_filter = (
+        ("wallet__tenant", admin.RelatedOnlyFieldListFilter), "status", "kind", "month", "payment_method",
+        ("expert", admin.RelatedOnlyFieldListFilter), "created_at",
+    )
     search_fields = ("=id", "expert__name", "expert__phone_number", "provider_payout_id")
-    list_select_related = ("expert", "bank_account")
+    list_select_related = ("expert", "bank_account", "wallet")
     fields = (
         "id", "expert", "wallet", "amount", "currency", "kind", "month", "payment_method", "bank", "status",
         "provider_payout_id", "failure_reason", "retry_of", "created_at", "updated_at",
@@ -66,6 +74,10 @@ class PayoutAdmin(admin.ModelAdmin):
     cancel_payouts = reasoned_action(
         description="Cancel selected pending payouts", permission="cancel", apply=_cancel, done="Cancelled"
     )
+
+    @admin.display(description="tenant", ordering="wallet__tenant")
+    def tenant(self, payout):
+        return payout.wallet.tenant_id
 
     @admin.display(description="amount", ordering="amount")
     def amount_shown(self, payout):
@@ -122,9 +134,10 @@ class PayoutAdmin(admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "title": "Run monthly payouts", "opts": self.model._meta}
         if request.method == "POST" and form.is_valid():
             month, threshold = form.cleaned_data["month"], form.cleaned_data["threshold"]
+            tenant = form.cleaned_data["tenant"]
             dry_run, confirmed = form.cleaned_data["dry_run"], "pay" in request.POST
             try:
-                rows = monthly_run(month=month, threshold=threshold, dry_run=dry_run or not confirmed)
+                rows = monthly_run(month=month, threshold=threshold, dry_run=dry_run or not confirmed, tenant=tenant)
             except DomainError as exc:
                 form.add_error(None, exc.message)
             else:
@@ -132,10 +145,14 @@ class PayoutAdmin(admin.ModelAdmin):
                 for row in rows:
                     row["name"] = names.get(uuid.UUID(row["expert"]), "")
                     if row["amount"] is not None:
-                        row["amount"] = as_currency(row["amount"], settings.WEBUDDY_CURRENCY)
+                        row["amount"] = as_currency(row["amount"], row["currency"])
                 counts = Counter(row["result"] for row in rows)
                 paid_like = ("paid", "processing", "would_pay")
-                total = sum((row["amount"] or Decimal(0) for row in rows if row["result"] in paid_like), Decimal(0))
+                totals: dict[str, Decimal] = {}
+                for row in rows:
+                    if row["result"] in paid_like:
+                        totals[row["currency"]] = totals.get(row["currency"], Decimal(0)) + row["amount"]
+                total = ", ".join(f"{amount} {currency}" for currency, amount in sorted(totals.items())) or "0"
                 summary = ", ".join(f"{key}: {value}" for key, value in sorted(counts.items())) or "no experts"
                 if confirmed and not dry_run:
                     audit(
@@ -145,7 +162,7 @@ class PayoutAdmin(admin.ModelAdmin):
                     )
                     self.message_user(request, f"Monthly payouts for {month}: {summary}.", messages.SUCCESS)
                 context.update(
-                    rows=rows, counts=sorted(counts.items()), total=total, month=month, threshold=threshold,
+                    rows=rows, counts=sorted(counts.items()), total=total, month=month, threshold=threshold, tenant=tenant,
                     stage="done" if confirmed and not dry_run else "preview", dry_run=dry_run,
                     payable=counts.get("would_pay", 0),
                 )

@@ -4,10 +4,8 @@ A payout is recorded and its amount held on the expert's wallet in one transacti
 called after that commits (no lock held); its answer is applied in a new transaction: paid
 captures the hold to payout clearing, failed releases it back.
 """
-import re
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -20,27 +18,26 @@ from wallets import services as wallet_services
 from wallets.crypto import decrypt
 from wallets.errors import DomainError, ErrorCode
 from wallets.gateways import METHODS, PayoutDestination, gateway_for
-from wallets.models import Account, Hold, User
+from wallets.models import Account, Hold, Tenant, User
 from wallets.money import parse_amount
 from wallets.selectors import wallet_balance_at
 from wallets.services import Payee
-
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
-def _invalid(field: str, message: str) -> DomainError:
-    return DomainError(ErrorCode.VALIDATION_ERROR, f"{field}: {message}", fields={field: [message]})
+from wallets.validation import invalid, parse_month, parse_uuid
 
 
-def _expert_wallet(expert_id) -> Account:
-    if not User.objects.filter(pk=expert_id).exists():
-        raise DomainError(ErrorCode.EXPERT_NOT_FOUND, "No such expert.")
-    return wallet_services.webuddy_wallet(user_id=expert_id)
+def _expert_wallet(tenant: Tenant, expert_id) -> Account:
+    """The tenant's expert's wallet; 404 `expert_not_found` for anyone else (another tenant's too)."""
+    try:
+        return wallet_services.webuddy_wallet(tenant=tenant, user_id=expert_id)
+    except DomainError as exc:
+        if exc.code == ErrorCode.USER_NOT_FOUND and not User.objects.filter(pk=expert_id, tenant=tenant).exists():
+            raise DomainError(ErrorCode.EXPERT_NOT_FOUND, "No such expert.") from None
+        raise
 
 
 def _payment_method(method) -> str:
     if method not in METHODS:
-        raise _invalid("paymentMethod", f"Must be one of {', '.join(METHODS)}.")
+        raise invalid("paymentMethod", f"Must be one of {', '.join(METHODS)}.")
     return method
 
 
@@ -188,39 +185,21 @@ def _close_unpaid(*, payout: Payout, status: str, reason: str, provider_payout_i
     return payout
 
 
-def payout_request_manual(*, expert_id, amount, bank_account_id, payment_method) -> Payout:
-    """Pay `amount` of the expert's available balance to one of their bank accounts."""
-    wallet = _expert_wallet(expert_id)
+def payout_request_manual(*, tenant: Tenant, expert_id, amount, bank_account_id, payment_method) -> Payout:
+    """Pay `amount` of the tenant's expert's available balance to one of their bank accounts."""
+    wallet = _expert_wallet(tenant, expert_id)
     method = _payment_method(payment_method)
     amount = parse_amount(amount, wallet.currency)
-    bank = BankDetail.objects.filter(pk=_uuid_or_none(bank_account_id), expert_id=wallet.user_id).first()
+    bank = BankDetail.objects.filter(pk=parse_uuid(bank_account_id), expert_id=wallet.user_id).first()
     if bank is None:
         raise DomainError(ErrorCode.BANK_ACCOUNT_NOT_FOUND, "bankAccount is not one of the expert's bank details.")
     payout = _create(wallet=wallet, amount=amount, kind=Payout.Kind.MANUAL, month=None, method=method, bank=bank)
     return payout_execute(payout=payout)
 
 
-def _uuid_or_none(value):
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def month_bounds(month: str) -> tuple[datetime, datetime]:
-    """[start, end) of a calendar month in UTC."""
-    match = MONTH.match(month or "") if isinstance(month, str) else None
-    if not match:
-        raise _invalid("month", "Must be a month as YYYY-MM.")
-    year, number = int(match.group(1)), int(match.group(2))
-    start = datetime(year, number, 1, tzinfo=dt_timezone.utc)
-    end = datetime(year + (number == 12), 1 if number == 12 else number + 1, 1, tzinfo=dt_timezone.utc)
-    return start, end
-
-
 def ended_month_end(month: str) -> datetime:
-    """The end of `month`, which must be over (400 `month_not_ended` otherwise)."""
-    _, end = month_bounds(month)
+    """The end of `month` (YYYY-MM), which must be over (400 `month_not_ended` otherwise)."""
+    _, end = parse_month(month)
     if end > timezone.now():
         raise DomainError(ErrorCode.MONTH_NOT_ENDED, f"{month} has not ended yet.")
     return end
@@ -240,10 +219,17 @@ class MonthlyQuote:
         return self.bank is not None and self.amount > 0 and self.amount >= self.threshold
 
 
-def monthly_payout_quote(*, expert_id, month: str, threshold=None) -> MonthlyQuote:
+def monthly_payout_exists(*, expert_id, month: str) -> bool:
+    """The rule "one monthly payout per expert and month": one that is not failed or cancelled."""
+    return Payout.objects.filter(expert_id=expert_id, kind=Payout.Kind.MONTHLY, month=month).exclude(
+        status__in=[Payout.Status.FAILED, Payout.Status.CANCELLED]
+    ).exists()
+
+
+def monthly_payout_quote(*, tenant: Tenant, expert_id, month: str, threshold=None) -> MonthlyQuote:
     """What a monthly payout would pay: the available balance at the end of `month`, capped by the
     available balance now, to the expert's primary bank account."""
-    wallet = _expert_wallet(expert_id)
+    wallet = _expert_wallet(tenant, expert_id)
     end = ended_month_end(month)
     limit = settings.PAYOUT_THRESHOLD if threshold is None else parse_amount(
         threshold, wallet.currency, field="payoutThreshold", allow_zero=True
@@ -257,19 +243,57 @@ def monthly_payout_quote(*, expert_id, month: str, threshold=None) -> MonthlyQuo
     )
 
 
-def payout_request_monthly(*, expert_id, month: str, threshold=None, payment_method: str = "RAZORPAY"):
+def payout_request_monthly(*, tenant: Tenant, expert_id, month: str, threshold=None, payment_method: str = "RAZORPAY"):
     """The expert's monthly payout, or a `MonthlyQuote` saying why nothing is paid (below threshold)."""
-    quote = monthly_payout_quote(expert_id=expert_id, month=month, threshold=threshold)
-    if Payout.objects.filter(expert_id=quote.expert_id, kind=Payout.Kind.MONTHLY, month=month).exclude(
-        status__in=[Payout.Status.FAILED, Payout.Status.CANCELLED]
-    ).exists():
+    quote = monthly_payout_quote(tenant=tenant, expert_id=expert_id, month=month, threshold=threshold)
+    if monthly_payout_exists(expert_id=quote.expert_id, month=month):
         raise _already_exists()
     if quote.bank is None:
         raise DomainError(ErrorCode.BANK_ACCOUNT_NOT_FOUND, "The expert has no primary bank account.")
     if not quote.payable:
         return quote
-    wallet = wallet_services.webuddy_wallet(user_id=quote.expert_id)
+    wallet = wallet_services.webuddy_wallet(tenant=tenant, user_id=quote.expert_id)
     payout = _create(
         wallet=wallet, amount=quote.amount, kind=Payout.Kind.MONTHLY, month=month, method=payment_method, bank=quote.bank
     )
     return payout_execute(payout=payout)
+
+
+def monthly_run(*, month: str, threshold=None, dry_run: bool = False, tenant: Tenant | None = None) -> list[dict]:
+    """Monthly payouts for every expert with a primary bank account, in every tenant of the WeBuddy
+    dialect (or in `tenant`), each expert in a transaction of their own: one row per expert with
+    what was (or, dry, would be) paid, or why not. Safe to re-run: an expert paid for the month
+    is reported `already_paid`."""
+    ended_month_end(month)
+    tenants = Tenant.objects.filter(dialect=Tenant.Dialect.WEBUDDY) if tenant is None else Tenant.objects.filter(pk=tenant.pk)
+    rows = []
+    for each in tenants.order_by("code"):
+        currency = each.default_currency
+        limit = None if threshold is None else parse_amount(threshold, currency, field="threshold", allow_zero=True)
+        expert_ids = (
+            BankDetail.objects.filter(is_primary=True, expert__tenant=each)
+            .order_by("expert_id").values_list("expert_id", flat=True).distinct()
+        )
+        for expert_id in expert_ids:
+            row = {"tenant": each.code, "currency": currency, "expert": str(expert_id), "amount": None, "result": "",
+                   "payout": None}
+            try:
+                if dry_run:
+                    quote = monthly_payout_quote(tenant=each, expert_id=expert_id, month=month, threshold=limit)
+                    row["amount"] = quote.amount
+                    if monthly_payout_exists(expert_id=expert_id, month=month):
+                        row["result"] = "already_paid"
+                    else:
+                        row["result"] = "would_pay" if quote.payable else "below_threshold"
+                else:
+                    result = payout_request_monthly(tenant=each, expert_id=expert_id, month=month, threshold=limit)
+                    if isinstance(result, MonthlyQuote):
+                        row.update(amount=result.amount, result="below_threshold")
+                    else:
+                        row.update(amount=result.amount, result=result.status, payout=str(result.id))
+            except DomainError as exc:
+                if exc.code == ErrorCode.MONTH_NOT_ENDED:
+                    raise
+                row["result"] = "already_paid" if exc.code == ErrorCode.PAYOUT_ALREADY_EXISTS else exc.code.value
+            rows.append(row)
+    return rows

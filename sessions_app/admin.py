@@ -8,10 +8,14 @@ from wallets.admin import ReadOnlyAdmin
 @admin.register(ConsultationSession)
 class ConsultationSessionAdmin(ReadOnlyAdmin):
     list_display = (
-        "id", "user", "expert", "status", "currency", "session_fee", "current_fee", "fee_deferred",
+        "id", "tenant", "user", "expert", "status", "currency", "session_fee", "current_fee", "fee_deferred",
         "actual_fee", "expert_earning", "platform_fee", "started_at", "ended_at",
     )
-    list_filter = ("status", "fee_deferred", "currency", "started_at")
+    list_filter = (("wallet__tenant", admin.RelatedOnlyFieldListFilter), "status", "fee_deferred", "currency", "started_at")
     search_fields = ("=id", "user__name", "user__phone_number", "expert__name", "expert__phone_number")
-    list_select_related = ("user", "expert")
+    list_select_related = ("user", "expert", "wallet")
     date_hierarchy = "started_at"
+
+    @admin.display(description="tenant", ordering="wallet__tenant")
+    def tenant(self, session):
+        return session.wallet.tenant_id

@@ -6,7 +6,6 @@ so concurrent calls on one session are serialized and a session settles at most 
 from datetime import timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,26 +13,29 @@ from experts.services import expert_fee_percent
 from sessions_app.models import ConsultationSession
 from wallets import services as wallet_services
 from wallets.errors import DomainError, ErrorCode
-from wallets.models import Account, Hold, User
+from wallets.models import Account, Hold, Tenant, User
 from wallets.money import parse_amount
 from wallets.services import Payee, fee_split
+from wallets.tenants import tenant_fee_percent
+from wallets.validation import invalid, parse_uuid
 
 
-def _expert(expert_id) -> User:
-    expert = User.objects.filter(pk=expert_id).first()
+def _expert(tenant: Tenant, expert_id) -> User:
+    expert = User.objects.filter(pk=expert_id, tenant=tenant).first()
     if expert is None:
         raise DomainError(ErrorCode.EXPERT_NOT_FOUND, "No such expert.")
     return expert
 
 
-def _lock_session(session_id) -> ConsultationSession:
-    """The session and its hold, row-locked in one statement (session first, then hold)."""
-    session = (
-        ConsultationSession.objects.select_for_update(of=("self", "hold"))
-        .select_related("hold", "expert__expert_profile")
-        .filter(pk=session_id)
-        .first()
+def _lock_session(tenant: Tenant | None, session_id) -> ConsultationSession:
+    """The tenant's session (any tenant's for operators: None) and its hold, row-locked in one
+    statement (session first, then hold)."""
+    sessions = ConsultationSession.objects.select_for_update(of=("self", "hold")).select_related(
+        "hold__account", "expert__expert_profile"
     )
+    if tenant is not None:
+        sessions = sessions.filter(wallet__tenant=tenant)
+    session = sessions.filter(pk=session_id).first()
     if session is None:
         raise DomainError(ErrorCode.SESSION_NOT_FOUND, "No such session.")
     return session
@@ -44,16 +46,13 @@ def _require_active(session: ConsultationSession) -> None:
         raise DomainError(ErrorCode.SESSION_NOT_ACTIVE, f"The session is already {session.status}.")
 
 
-def session_start(*, user_id, expert_id, session_fee) -> ConsultationSession:
-    """Open a session and hold its fee on the user's wallet (400 `insufficient_balance` if short)."""
-    wallet = wallet_services.webuddy_wallet(user_id=user_id)
-    expert = _expert(expert_id)
+def session_start(*, tenant: Tenant, user_id, expert_id, session_fee) -> ConsultationSession:
+    """Open a session between two of the tenant's users and hold its fee on the user's wallet
+    (400 `insufficient_balance` if short)."""
+    wallet = wallet_services.webuddy_wallet(tenant=tenant, user_id=user_id)
+    expert = _expert(tenant, expert_id)
     if expert.pk == wallet.user_id:
-        raise DomainError(
-            ErrorCode.VALIDATION_ERROR,
-            "expertId: The expert must be another user.",
-            fields={"expertId": ["The expert must be another user."]},
-        )
+        raise invalid("expertId", "The expert must be another user.")
     fee = parse_amount(session_fee, wallet.currency, field="sessionFee")
     with transaction.atomic():
         session_id = ConsultationSession._meta.pk.default()
@@ -76,11 +75,11 @@ def session_start(*, user_id, expert_id, session_fee) -> ConsultationSession:
         )
 
 
-def session_adjust(*, session_id, adjusted_fee, defer_fee: bool) -> ConsultationSession:
+def session_adjust(*, tenant: Tenant, session_id, adjusted_fee, defer_fee: bool) -> ConsultationSession:
     """Change the fee. Not deferred: the hold becomes the new fee now (more needs available funds).
     Deferred: only the fee is recorded; the difference is charged at settlement."""
     with transaction.atomic():
-        session = _lock_session(session_id)
+        session = _lock_session(tenant, session_id)
         _require_active(session)
         fee = parse_amount(adjusted_fee, session.currency, field="adjustedFee")
         if not defer_fee:
@@ -95,21 +94,23 @@ def session_adjust(*, session_id, adjusted_fee, defer_fee: bool) -> Consultation
     return session
 
 
-def session_fee_percent(expert: User) -> Decimal:
+def session_fee_percent(*, tenant: Tenant, expert: User) -> Decimal:
+    """The expert's own rate, else the tenant's platform fee, else the deployment's."""
     own = expert_fee_percent(expert=expert)
-    return Decimal(settings.PLATFORM_FEE_PERCENT) if own is None else own
+    return tenant_fee_percent(tenant=tenant) if own is None else own
 
 
-def session_end(*, session_id, expert_id, actual_fee) -> ConsultationSession:
+def session_end(*, tenant: Tenant, session_id, expert_id, actual_fee) -> ConsultationSession:
     """Settle: charge `actual_fee` from the hold first, then from the balance within the credit
-    limit; release the rest; credit the expert the fee less the platform's cut."""
+    limit; release the rest; credit the expert the fee less the platform's cut. `expert_id` must
+    be the session's expert (compared as UUIDs: any case, with or without hyphens)."""
     with transaction.atomic():
-        session = _lock_session(session_id)
-        if str(session.expert_id) != str(expert_id):
+        session = _lock_session(tenant, session_id)
+        if parse_uuid(expert_id) != session.expert_id:
             raise DomainError(ErrorCode.EXPERT_MISMATCH, "expertId is not this session's expert.")
         _require_active(session)
         fee = parse_amount(actual_fee, session.currency, field="actualFee", allow_zero=True)
-        percent = session_fee_percent(session.expert)
+        percent = session_fee_percent(tenant=tenant, expert=session.expert)
         earning, platform_fee = fee_split(fee, percent, session.currency)
         expert_wallet = wallet_services.wallet_get_or_create(user=session.expert, currency=session.currency)
         hold, posted = wallet_services.hold_settle_locked(
@@ -136,9 +137,10 @@ def session_end(*, session_id, expert_id, actual_fee) -> ConsultationSession:
 
 
 def session_cancel(*, session_id, reason: str = "cancelled") -> ConsultationSession:
-    """Close an active session without charging; everything held goes back."""
+    """Close an active session without charging; everything held goes back. (Operators' command:
+    any tenant's session.)"""
     with transaction.atomic():
-        session = _lock_session(session_id)
+        session = _lock_session(None, session_id)
         _require_active(session)
         if session.hold.status == Hold.Status.ACTIVE and session.hold.remaining > 0:
             wallet_services.hold_release_locked(hold=session.hold, description=f"Session {reason}: {session.id}")
@@ -150,7 +152,10 @@ def session_cancel(*, session_id, reason: str = "cancelled") -> ConsultationSess
 
 def sessions_expire(*, older_than: timedelta) -> list:
     """Cancel sessions left active longer than `older_than`, each in its own transaction."""
-    cutoff = timezone.now() - older_than
+    try:
+        cutoff = timezone.now() - older_than
+    except OverflowError:  # older than the calendar: nothing is
+        return []
     expired = []
     stale = ConsultationSession.objects.filter(status=ConsultationSession.Status.ACTIVE, started_at__lt=cutoff)
     for session_id in stale.values_list("id", flat=True).order_by("started_at"):

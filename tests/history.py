@@ -15,7 +15,7 @@ from wallets.models import Account, Entry, JournalTransaction
 
 
 def backdated_deposit(wallet: Account, amount: Decimal, at: datetime) -> None:
-    clearing = system_account_id(Account.System.GATEWAY_CLEARING, wallet.currency, 0)
+    clearing = system_account_id(wallet.tenant_id, Account.System.GATEWAY_CLEARING, wallet.currency, 0)
     with transaction.atomic():
         Account.objects.filter(pk=wallet.pk).update(
             balance=F("balance") + amount, statement_lines=F("statement_lines") + 1

@@ -15,10 +15,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from wallets import services
-from wallets.backoffice import audit, reasoned_action, require_perm
+from wallets import services, tenants
+from wallets.backoffice import AsciiDecimalField, TransactionTenantFilter, audit, reasoned_action, require_perm
 from wallets.errors import DomainError, ErrorCode
-from wallets.money import as_currency
+from wallets.money import CURRENCIES, as_currency
 from wallets.models import (
     Account,
     ApiKey,
@@ -27,6 +27,7 @@ from wallets.models import (
     JournalTransaction,
     Recharge,
     ReconcileRun,
+    Tenant,
     User,
 )
 
@@ -52,21 +53,96 @@ class ReadOnlyAdmin(NoWrites, admin.ModelAdmin):
     """Viewable with the model's view permission only."""
 
 
+# Tenants
+
+
+class TenantForm(forms.ModelForm):
+    currencies = forms.CharField(
+        help_text=f"Comma-separated, the default first; of {', '.join(CURRENCIES)}.",
+    )
+
+    class Meta:
+        model = Tenant
+        fields = ("code", "name", "dialect", "currencies", "platform_fee_percent")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["currencies"] = ", ".join(self.instance.currencies)
+
+    def clean_currencies(self):
+        return [part.strip().upper() for part in str(self.cleaned_data["currencies"]).split(",") if part.strip()]
+
+    def clean(self):
+        data = super().clean()
+        code = self.instance.code if self.instance.pk else data.get("code", "")
+        dialect = self.instance.dialect if self.instance.pk else data.get("dialect", "")
+        try:
+            tenants.tenant_validate(
+                code=code, name=data.get("name", ""), dialect=dialect, currencies=data.get("currencies", []),
+                platform_fee_percent=data.get("platform_fee_percent"),
+            )
+        except DomainError as exc:
+            for field, messages_ in (exc.fields or {"__all__": [exc.message]}).items():
+                self.add_error(field if field in self.fields else None, messages_)
+        return data
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    """The marketplaces. A new one gets its system accounts at once; then give it API keys."""
+
+    form = TenantForm
+    list_display = ("code", "name", "dialect", "currency_list", "platform_fee_percent", "created_at")
+    fields = ("code", "name", "dialect", "currencies", "platform_fee_percent")
+
+    @admin.display(description="currencies")
+    def currency_list(self, tenant):
+        return ", ".join(tenant.currencies)
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("code", "dialect")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a tenant owns money and history
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            if change:
+                saved = tenants.tenant_update(
+                    tenant=obj, name=data["name"], currencies=data["currencies"],
+                    platform_fee_percent=data.get("platform_fee_percent"),
+                )
+            else:
+                saved = tenants.tenant_create(
+                    code=data["code"], name=data["name"], dialect=data["dialect"], currencies=data["currencies"],
+                    platform_fee_percent=data.get("platform_fee_percent"),
+                )
+        except DomainError as exc:  # raced with another admin; the form checked everything else
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        obj.pk, obj.created_at = saved.pk, saved.created_at
+        obj._state.adding = False
+        obj._state.db = saved._state.db
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = ("id", "username", "phone_number", "name", "max_credits", "is_staff", "created_at")
+    list_display = ("id", "tenant", "username", "phone_number", "name", "max_credits", "is_staff", "created_at")
     search_fields = ("username", "phone_number", "name", "id")
     ordering = ("-created_at",)
-    list_filter = ("is_staff", "is_active", "groups")
+    list_filter = ("tenant", "is_staff", "is_active", "groups")
+    list_select_related = ("tenant",)
     fieldsets = (
-        (None, {"fields": ("username", "password")}),
+        (None, {"fields": ("tenant", "username", "password")}),
         ("Profile", {"fields": ("name", "phone_number", "max_credits", "settings")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "password1", "password2")}),)
     # The credit limit moves with the wallet's, and phone numbers are normalized and kept unique, by
     # services.user_update (the API's PATCH); admin does not bypass it.
-    readonly_fields = ("max_credits", "phone_number")
+    readonly_fields = ("tenant", "max_credits", "phone_number")
 
     def has_delete_permission(self, request, obj=None):
         return False  # users own ledger history; deactivate instead
@@ -83,14 +159,10 @@ def _describe_wallet(account) -> str:
 
 
 def _suspend(request, wallet, reason):
-    if wallet.kind != Account.Kind.WALLET:
-        raise DomainError(ErrorCode.WALLET_NOT_FOUND, "System accounts are never suspended.")
     return services.wallet_suspend(wallet=wallet)
 
 
 def _reactivate(request, wallet, reason):
-    if wallet.kind != Account.Kind.WALLET:
-        raise DomainError(ErrorCode.WALLET_NOT_FOUND, "System accounts are never suspended.")
     return services.wallet_reactivate(wallet=wallet)
 
 
@@ -102,7 +174,7 @@ class AdjustmentForm(forms.Form):
         error_messages={"invalid_choice": "No such wallet."},
     )
     direction = forms.ChoiceField(choices=services.AdjustmentDirection.CHOICES, widget=forms.RadioSelect)
-    amount = forms.DecimalField(min_value=0, max_digits=24, decimal_places=6, help_text="In the wallet's currency.")
+    amount = AsciiDecimalField(help_text="In the wallet's currency.")
     reason = forms.CharField(max_length=240, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
     # One id per opened form: submitting it twice (double click, reload) posts once.
     submission = forms.UUIDField(widget=forms.HiddenInput)
@@ -110,12 +182,14 @@ class AdjustmentForm(forms.Form):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ("id", "owner", "kind", "currency", "balance_shown", "held_shown", "available", "credit_shown", "status")
-    list_filter = ("kind", "currency", "status", "system_code")
+    list_display = (
+        "id", "tenant", "owner", "kind", "currency", "balance_shown", "held_shown", "available", "credit_shown", "status",
+    )
+    list_filter = ("tenant", "kind", "currency", "status", "system_code")
     search_fields = ("=id", "user__username", "user__phone_number", "user__name")
     list_select_related = ("user",)
     fields = (
-        "id", "kind", "owner", "system_code", "stripe", "currency", "status",
+        "id", "tenant", "kind", "owner", "system_code", "stripe", "currency", "status",
         "balance_shown", "held_shown", "available", "credit_shown", "created_at", "updated_at", "recent_entries",
     )
     readonly_fields = fields
@@ -257,7 +331,7 @@ class EntryInline(NoWrites, admin.TabularInline):
 @admin.register(JournalTransaction)
 class JournalTransactionAdmin(ReadOnlyAdmin):
     list_display = ("id", "kind", "description", "reference_type", "reference_id", "created_by", "created_at")
-    list_filter = ("kind", "reference_type", "created_at")
+    list_filter = (TransactionTenantFilter, "kind", "reference_type", "created_at")
     search_fields = ("=id", "reference_id", "external_key", "description")
     date_hierarchy = "created_at"
     list_select_related = ("created_by",)
@@ -266,27 +340,41 @@ class JournalTransactionAdmin(ReadOnlyAdmin):
 
 @admin.register(Entry)
 class EntryAdmin(ReadOnlyAdmin):
-    list_display = ("id", "transaction_id", "account", "bucket", "amount", "currency", "type", "balance_after", "created_at")
-    list_filter = ("type", "currency", "bucket", "created_at")
+    list_display = (
+        "id", "tenant", "transaction_id", "account", "bucket", "amount", "currency", "type", "balance_after", "created_at",
+    )
+    list_filter = (("account__tenant", admin.RelatedOnlyFieldListFilter), "type", "currency", "bucket", "created_at")
     search_fields = ("=transaction__id", "=account_id", "transaction__reference_id")
     date_hierarchy = "created_at"
     list_select_related = ("account",)
 
+    @admin.display(description="tenant", ordering="account__tenant")
+    def tenant(self, entry):
+        return entry.account.tenant_id
+
 
 @admin.register(Escrow)
 class EscrowAdmin(ReadOnlyAdmin):
-    list_display = ("order_id", "user", "amount", "currency", "status", "payee", "fee", "payout_amount", "created_at")
-    list_filter = ("status", "currency", "created_at")
+    list_display = (
+        "order_id", "tenant", "user", "amount", "currency", "status", "payee", "fee", "payout_amount", "created_at",
+    )
+    list_filter = ("tenant", "status", "currency", "created_at")
     search_fields = ("order_id", "user__username", "payee__username")
     list_select_related = ("user", "payee")
 
 
 @admin.register(Recharge)
 class RechargeAdmin(ReadOnlyAdmin):
-    list_display = ("id", "user", "amount", "currency", "payment_method", "status", "provider_order_id", "created_at")
-    list_filter = ("status", "payment_method", "currency", "created_at")
+    list_display = (
+        "id", "tenant", "user", "amount", "currency", "payment_method", "status", "provider_order_id", "created_at",
+    )
+    list_filter = (("account__tenant", admin.RelatedOnlyFieldListFilter), "status", "payment_method", "currency", "created_at")
     search_fields = ("=id", "provider_order_id", "provider_payment_id", "user__name", "user__phone_number")
-    list_select_related = ("user",)
+    list_select_related = ("user", "account")
+
+    @admin.display(description="tenant", ordering="account__tenant")
+    def tenant(self, recharge):
+        return recharge.account.tenant_id
 
 
 @admin.register(ReconcileRun)
@@ -301,27 +389,32 @@ class ReconcileRunAdmin(ReadOnlyAdmin):
 class ApiKeyAddForm(forms.ModelForm):
     class Meta:
         model = ApiKey
-        fields = ("name", "scope")
+        fields = ("name", "tenant")
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("name", "scope", "prefix", "is_active", "created_at")
-    list_filter = ("scope", "is_active")
+    list_display = ("name", "tenant", "scope", "prefix", "is_active", "created_at")
+    list_filter = ("tenant", "is_active")
+    list_select_related = ("tenant",)
     search_fields = ("name", "prefix")
-    fields = ("name", "scope", "prefix", "is_active", "created_at")
+    fields = ("name", "tenant", "scope", "prefix", "is_active", "created_at")
+
+    @admin.display(description="scope (the tenant's dialect)")
+    def scope(self, key):
+        return key.tenant.dialect
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = ApiKeyAddForm
-            kwargs["fields"] = ("name", "scope")
+            kwargs["fields"] = ("name", "tenant")
         return super().get_form(request, obj, change, **kwargs)
 
     def get_fields(self, request, obj=None):
-        return ("name", "scope") if obj is None else self.fields
+        return ("name", "tenant") if obj is None else self.fields
 
     def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else ("scope", "prefix", "created_at")
+        return () if obj is None else ("tenant", "scope", "prefix", "created_at")
 
     def has_delete_permission(self, request, obj=None):
         return False  # deactivate instead: the prefix stays reserved and the history readable
@@ -330,13 +423,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if change:
             services.api_key_update(key=obj, name=obj.name, is_active=obj.is_active)
             return
-        key, raw = services.api_key_create(name=obj.name, scope=obj.scope)
+        key, raw = services.api_key_create(name=obj.name, tenant=obj.tenant)
         obj.pk, obj.prefix, obj.key_hash, obj.created_at = key.pk, key.prefix, key.key_hash, key.created_at
         obj._state.adding = False
         obj._state.db = key._state.db
         self.message_user(
             request,
-            format_html("New {} key “{}”: <code id='new-api-key'>{}</code> — copy it now, it is not shown again.",
-                        key.scope, key.name, raw),
+            format_html("New {} key “{}” ({}): <code id='new-api-key'>{}</code> — copy it now, it is not shown again.",
+                        key.tenant.name, key.name, key.scope, raw),
             messages.WARNING,
         )

@@ -15,13 +15,17 @@ from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import DecimalField, ExpressionWrapper, F, Sum
+from django.db.models import DecimalField, Exists, ExpressionWrapper, F, OuterRef, Sum
 from django.template.response import TemplateResponse
 
 from wallets.errors import DomainError
 from wallets.money import as_currency
+from wallets.validation import parse_ascii_decimal
 
-__all__ = ["ADDITION", "CHANGE", "audit", "reasoned_action", "ReasonForm", "dashboard", "require_perm"]
+__all__ = [
+    "ADDITION", "CHANGE", "audit", "reasoned_action", "ReasonForm", "dashboard", "require_perm", "TransactionTenantFilter",
+    "AsciiDecimalField",
+]
 
 
 def audit(request, obj, *, what: str, why: str = "", flag: int = CHANGE, model=None) -> LogEntry:
@@ -42,6 +46,20 @@ def audit(request, obj, *, what: str, why: str = "", flag: int = CHANGE, model=N
 def require_perm(request, *perms: str) -> None:
     if not request.user.is_active or not request.user.is_staff or not request.user.has_perms(perms):
         raise PermissionDenied
+
+
+class AsciiDecimalField(forms.CharField):
+    """A non-negative amount typed with the digits 0-9 (Django's DecimalField also reads other
+    scripts' digits, so one amount could be typed many ways)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return None
+        try:
+            return parse_ascii_decimal(value, field="amount")
+        except DomainError as exc:
+            raise forms.ValidationError(exc.fields["amount"][0]) from None
 
 
 class ReasonForm(forms.Form):
@@ -98,16 +116,45 @@ def reasoned_action(*, description: str, permission: str, apply, done: str, reas
     return action
 
 
+# Tenants in admin lists
+
+
+class TransactionTenantFilter(admin.SimpleListFilter):
+    """Journal transactions by tenant: those with an entry on one of the tenant's accounts (a
+    transaction never touches two tenants)."""
+
+    title = "tenant"
+    parameter_name = "tenant"
+
+    def lookups(self, request, model_admin):
+        from wallets.models import Tenant
+
+        return [(t.code, t.name) for t in Tenant.objects.order_by("code")]
+
+    def queryset(self, request, queryset):
+        from wallets.models import Entry
+
+        if not self.value():
+            return queryset
+        return queryset.filter(Exists(Entry.objects.filter(transaction=OuterRef("pk"), account__tenant_id=self.value())))
+
+
 # The dashboard
 
 
 @dataclass(frozen=True)
-class Dashboard:
+class TenantFigures:
+    tenant: object
     pending_kyc: int | None
     payouts_processing: int | None
     payouts_failed: int | None
     held_in_sessions: dict | None
     held_in_escrows: dict | None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    tenants: list[TenantFigures]
     last_reconcile: object | None
     can_see_reconcile: bool
 
@@ -121,10 +168,10 @@ def _held_by_currency(holds) -> dict:
 
 
 def dashboard(user) -> Dashboard | None:
-    """The figures the user may see, or None for staff who may see none of them."""
+    """The figures the user may see, per tenant, or None for staff who may see none of them."""
     from kyc.models import KycSubmission
     from payouts.models import Payout
-    from wallets.models import Hold, ReconcileRun
+    from wallets.models import Hold, ReconcileRun, Tenant
 
     sees = {name: user.has_perm(name) for name in (
         "kyc.view_kycsubmission", "payouts.view_payout", "sessions_app.view_consultationsession",
@@ -132,16 +179,22 @@ def dashboard(user) -> Dashboard | None:
     )}
     if not any(sees.values()):
         return None
-    active = Hold.objects.filter(status=Hold.Status.ACTIVE)
-    payouts = Payout.objects
+    figures = []
+    for tenant in Tenant.objects.order_by("code"):
+        active = Hold.objects.filter(status=Hold.Status.ACTIVE, account__tenant=tenant)
+        payouts = Payout.objects.filter(wallet__tenant=tenant)
+        figures.append(TenantFigures(
+            tenant=tenant,
+            pending_kyc=KycSubmission.objects.filter(status=KycSubmission.Status.PENDING, user__tenant=tenant).count()
+            if sees["kyc.view_kycsubmission"] else None,
+            payouts_processing=payouts.filter(status=Payout.Status.PROCESSING).count() if sees["payouts.view_payout"] else None,
+            payouts_failed=payouts.filter(status=Payout.Status.FAILED).count() if sees["payouts.view_payout"] else None,
+            held_in_sessions=_held_by_currency(active.filter(session__status="active"))
+            if sees["sessions_app.view_consultationsession"] else None,
+            held_in_escrows=_held_by_currency(active.filter(escrow__status="frozen")) if sees["wallets.view_escrow"] else None,
+        ))
     return Dashboard(
-        pending_kyc=KycSubmission.objects.filter(status=KycSubmission.Status.PENDING).count()
-        if sees["kyc.view_kycsubmission"] else None,
-        payouts_processing=payouts.filter(status=Payout.Status.PROCESSING).count() if sees["payouts.view_payout"] else None,
-        payouts_failed=payouts.filter(status=Payout.Status.FAILED).count() if sees["payouts.view_payout"] else None,
-        held_in_sessions=_held_by_currency(active.filter(session__status="active"))
-        if sees["sessions_app.view_consultationsession"] else None,
-        held_in_escrows=_held_by_currency(active.filter(escrow__status="frozen")) if sees["wallets.view_escrow"] else None,
+        tenants=figures,
         last_reconcile=ReconcileRun.objects.order_by("-finished_at").first() if sees["wallets.view_reconcilerun"] else None,
         can_see_reconcile=sees["wallets.view_reconcilerun"],
     )

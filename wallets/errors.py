@@ -8,7 +8,7 @@ from enum import Enum
 
 class ErrorCode(str, Enum):
     VALIDATION_ERROR = "validation_error"
-    UNSUPPORTED_CURRENCY = "unsupported_currency"
+    CURRENCY_NOT_SUPPORTED = "currency_not_supported"
     INSUFFICIENT_BALANCE = "insufficient_balance"
     INSUFFICIENT_HELD = "insufficient_held_balance"
     CAPTURE_EXCEEDS_HOLD = "capture_exceeds_hold"
@@ -29,6 +29,7 @@ class ErrorCode(str, Enum):
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     MALFORMED_JSON = "malformed_json"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     RATE_LIMITED = "rate_limited"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
@@ -60,7 +61,7 @@ class ErrorCode(str, Enum):
 
 DEFAULT_STATUS: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_ERROR: 400,
-    ErrorCode.UNSUPPORTED_CURRENCY: 400,
+    ErrorCode.CURRENCY_NOT_SUPPORTED: 400,
     ErrorCode.INSUFFICIENT_BALANCE: 400,
     ErrorCode.INSUFFICIENT_HELD: 400,
     ErrorCode.CAPTURE_EXCEEDS_HOLD: 400,
@@ -81,6 +82,7 @@ DEFAULT_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.MALFORMED_JSON: 400,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,

@@ -30,28 +30,44 @@ _SYSTEM_NAMESPACE = uuid.UUID("6f1c54f4-3b1e-4c52-9a55-2f2d6c0f9a11")
 _MAX_ABS = Decimal(10) ** 17
 
 
-def system_account_id(code: str, currency: str, stripe: int) -> uuid.UUID:
-    """Stable id of one stripe of a system account, computable without a query."""
-    return uuid.uuid5(_SYSTEM_NAMESPACE, f"{code}:{currency}:{stripe}")
+# System accounts that existed before tenants keep their ids: each went to the tenant that used its
+# currency (migration 0013), and its ids are computed the old way for that tenant.
+LEGACY_SYSTEM_OWNER = {"INR": "webuddy", "USD": "tmr", "USDC": "tmr"}
 
 
-def system_account(code: str, currency: str) -> uuid.UUID:
-    """One stripe of a system account, picked at random so concurrent postings spread out."""
-    return system_account_id(code, currency, random.randrange(settings.LEDGER_SYSTEM_STRIPES))
+def system_account_id(tenant: str, code: str, currency: str, stripe: int) -> uuid.UUID:
+    """Stable id of one stripe of a tenant's system account, computable without a query."""
+    if LEGACY_SYSTEM_OWNER.get(currency) == tenant:
+        return uuid.uuid5(_SYSTEM_NAMESPACE, f"{code}:{currency}:{stripe}")
+    return uuid.uuid5(_SYSTEM_NAMESPACE, f"{tenant}:{code}:{currency}:{stripe}")
 
 
-def ensure_system_accounts(using: str = "default") -> None:
-    """Create every stripe of every system account in every currency (idempotent)."""
+def system_account(tenant: str, code: str, currency: str) -> uuid.UUID:
+    """One stripe of a tenant's system account, picked at random so concurrent postings spread out."""
+    return system_account_id(tenant, code, currency, random.randrange(settings.LEDGER_SYSTEM_STRIPES))
+
+
+def ensure_system_accounts(*, tenant: str | None = None, using: str = "default") -> None:
+    """Create every stripe of every system account of every tenant (or of one) in each of its
+    currencies. Idempotent: existing stripes are left as they are."""
+    from wallets.models import Tenant
+
+    tenants = Tenant.objects.using(using).all()
+    if tenant is not None:
+        tenants = tenants.filter(code=tenant)
     rows = [
         Account(
-            id=system_account_id(code, currency, stripe),
+            id=system_account_id(t.code, code, currency, stripe),
+            tenant_id=t.code,
             kind=Account.Kind.SYSTEM,
             system_code=code,
             currency=currency,
             stripe=stripe,
         )
+        for t in tenants
         for code in Account.System.values
-        for currency in CURRENCIES
+        for currency in t.currencies
+        if currency in CURRENCIES
         for stripe in range(settings.LEDGER_SYSTEM_STRIPES)
     ]
     Account.objects.using(using).bulk_create(rows, ignore_conflicts=True)
@@ -157,6 +173,7 @@ _FUNCTION_ERRORS = {
     "account_not_found": ErrorCode.ACCOUNT_NOT_FOUND,
     "insufficient_held_balance": ErrorCode.INSUFFICIENT_HELD,
     "currency_mismatch": ErrorCode.CURRENCY_MISMATCH,
+    "tenant_mismatch": None,
 }
 
 _POST_SQL = "SELECT o_error, o_created_at, o_accounts, o_balances, o_helds FROM ledger_post(%s::jsonb)"
@@ -188,6 +205,8 @@ def _post_function(header: dict, legs: list[Leg]) -> Posted:
         error, created_at, accounts, balances, helds = cursor.fetchone()
     if error == "duplicate":
         raise _duplicate(header)
+    if error == "tenant_mismatch":
+        raise _tenant_mismatch()
     if error is not None:
         raise _refusal(_FUNCTION_ERRORS[error])
     return Posted(
@@ -201,6 +220,11 @@ def _duplicate(header: dict) -> DomainError:
     if header["external_key"] and JournalTransaction.objects.filter(external_key=header["external_key"]).exists():
         return DomainError(ErrorCode.DUPLICATE_EXTERNAL_KEY, f"{header['external_key']} has already been posted.")
     return DomainError(ErrorCode.ALREADY_REVERSED, "This transaction has already been reversed.")
+
+
+def _tenant_mismatch() -> RuntimeError:
+    # Services look every id up within the caller's tenant; reaching this is a bug, not a refusal.
+    return RuntimeError("a posting may not cross tenants")
 
 
 def _refusal(code: ErrorCode) -> DomainError:
@@ -251,6 +275,9 @@ def _post_python(header: dict, legs: list[Leg]) -> Posted:
                     raise _refusal(ErrorCode.ACCOUNT_NOT_FOUND)
                 if account.currency != leg.currency:
                     raise _refusal(ErrorCode.CURRENCY_MISMATCH)
+        tenants = {a.tenant_id for a in systems.values()} | {a.tenant_id for a in locked.values()}
+        if len(tenants) > 1:
+            raise _tenant_mismatch()
         now = timezone.now()
         balances: dict[uuid.UUID, tuple[Decimal, Decimal]] = {}
         for account_id in sorted(deltas):

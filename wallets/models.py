@@ -1,12 +1,15 @@
-"""The core tables: users, ledger accounts (user wallets and system accounts), journal transactions,
-their entries, holds, API keys and stored idempotent responses.
+"""The core tables: tenants (the marketplaces), users, ledger accounts (user wallets and system
+accounts), journal transactions, their entries, holds, API keys and stored idempotent responses.
 
 Ledger rules (SPEC §2) are enforced by the database where it can: CHECK constraints on accounts,
 and on PostgreSQL triggers that refuse UPDATE/DELETE of ledger rows and an unbalanced transaction
 at commit (see migrations). No business logic lives here; writes go through `wallets.services`.
 """
+import json
 import uuid
 from decimal import Decimal
+
+import simplejson
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -17,6 +20,64 @@ from uuid6 import uuid7
 from wallets.money import CURRENCY_CHOICES
 
 MONEY = {"max_digits": 24, "decimal_places": 6}
+
+
+class ExactJSONEncoder(json.JSONEncoder):
+    """Writes `Decimal` numbers digit for digit (`1.50` stays `1.50`), as the API received them."""
+
+    def encode(self, o):
+        return simplejson.dumps(o, use_decimal=True, ensure_ascii=False, allow_nan=False)
+
+    def iterencode(self, o, _one_shot=False):
+        yield self.encode(o)
+
+
+class ExactJSONDecoder(json.JSONDecoder):
+    """Reads numbers with a fraction as `Decimal`, so a stored document comes back as it was sent."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("parse_float", Decimal)
+        super().__init__(*args, **kwargs)
+
+
+class Tenant(models.Model):
+    """One marketplace whose money this service keeps (WeBuddy, TMR Land, ...). It owns its users, its
+    API keys and its system accounts (revenue, clearing, adjustments); nothing crosses tenants.
+
+    `dialect` is the API its keys speak; `currencies` the wallets its users may hold, the first being
+    the default; `platform_fee_percent` its cut of sessions and escrow releases (empty: the
+    deployment's PLATFORM_FEE_PERCENT)."""
+
+    class Dialect(models.TextChoices):
+        WEBUDDY = "webuddy", "WeBuddy (/v1)"
+        TMR = "tmr", "TMR Land (/api/v1/wallet)"
+
+    code = models.SlugField(max_length=32, primary_key=True)
+    name = models.CharField(max_length=100)
+    dialect = models.CharField(max_length=16, choices=Dialect.choices)
+    currencies = models.JSONField(default=list, help_text='Currency codes, the default first: ["USD", "USDC"].')
+    platform_fee_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True,
+        help_text="The platform's cut in percent; empty means the deployment's PLATFORM_FEE_PERCENT.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(platform_fee_percent__isnull=True)
+                | Q(platform_fee_percent__gte=0, platform_fee_percent__lte=100),
+                name="tenant_fee_percent_range",
+            ),
+        ]
+
+    @property
+    def default_currency(self) -> str:
+        return self.currencies[0]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class UserManager(BaseUserManager):
@@ -41,11 +102,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     """Anyone who owns money here: a WeBuddy user or expert, a TMR Land user, or staff."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Every user who can own money belongs to one marketplace; staff belong to none and own no wallet.
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.PROTECT, related_name="users")
     username = models.CharField(max_length=150, unique=True, null=True, blank=True)
-    phone_number = models.CharField(max_length=16, unique=True, null=True, blank=True)
+    phone_number = models.CharField(max_length=16, null=True, blank=True)
     name = models.CharField(max_length=200, blank=True, default="")
     max_credits = models.DecimalField(**MONEY, default=Decimal("0"))
-    settings = models.JSONField(default=dict, blank=True)
+    # A client's own document, kept exactly (`wallets.validation.json_document_check` decides what fits).
+    settings = models.JSONField(default=dict, blank=True, encoder=ExactJSONEncoder, decoder=ExactJSONDecoder)
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -59,6 +123,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(max_credits__gte=0), name="user_max_credits_non_negative"),
+            # A phone number names one user within a marketplace.
+            models.UniqueConstraint(fields=["tenant", "phone_number"], name="user_phone_unique_per_tenant"),
+            # Target of the wallets' (user, tenant) key on PostgreSQL: a wallet is in its owner's tenant.
+            models.UniqueConstraint(fields=["id", "tenant"], name="user_id_tenant_unique"),
         ]
 
     def __str__(self) -> str:
@@ -85,6 +153,7 @@ class Account(models.Model):
         ADJUSTMENTS = "adjustments"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="accounts")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.WALLET)
     user = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts")
     system_code = models.CharField(max_length=32, choices=System.choices, null=True, blank=True)
@@ -111,7 +180,7 @@ class Account(models.Model):
                 fields=["user", "currency"], condition=Q(kind="wallet"), name="account_one_wallet_per_currency"
             ),
             models.UniqueConstraint(
-                fields=["system_code", "currency", "stripe"],
+                fields=["tenant", "system_code", "currency", "stripe"],
                 condition=Q(kind="system"),
                 name="account_system_stripe_unique",
             ),
@@ -137,15 +206,26 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         if self.kind == self.Kind.SYSTEM:
-            return f"system:{self.system_code}:{self.currency}#{self.stripe}"
+            return f"system:{self.tenant_id}:{self.system_code}:{self.currency}#{self.stripe}"
         return f"wallet:{self.user_id}:{self.currency}"
 
 
 class JournalTransaction(models.Model):
     """One money movement: two or more entries summing to zero per currency. Append-only."""
 
+    class Kind(models.TextChoices):
+        DEPOSIT = "deposit"
+        WITHDRAWAL = "withdrawal"
+        TRANSFER = "transfer"
+        HOLD = "hold"
+        CAPTURE = "capture"
+        RELEASE = "release"
+        SETTLEMENT = "settlement"
+        REVERSAL = "reversal"
+        ADJUSTMENT = "adjustment"
+
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    kind = models.CharField(max_length=32)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
     description = models.CharField(max_length=255, blank=True, default="")
     reference_type = models.CharField(max_length=32, null=True, blank=True)
     reference_id = models.CharField(max_length=64, null=True, blank=True)
@@ -188,6 +268,19 @@ class Entry(models.Model):
         AVAILABLE = 0
         HELD = 1
 
+    class Type(models.TextChoices):
+        """What a leg means to the account's owner: the `type` of a history line in both dialects."""
+
+        DEPOSIT = "deposit"
+        WITHDRAWAL = "withdrawal"
+        FREEZE = "freeze"
+        UNFREEZE = "unfreeze"
+        DEBIT = "debit"
+        CREDIT = "credit"
+        FEE = "fee"
+        REFUND = "refund"
+        ADJUSTMENT = "adjustment"
+
     id = models.BigAutoField(primary_key=True)
     transaction = models.ForeignKey(JournalTransaction, on_delete=models.PROTECT, related_name="entries")
     # On PostgreSQL the composite key (account, currency) -> account (migration 0002) checks that
@@ -198,7 +291,7 @@ class Entry(models.Model):
     currency = models.CharField(max_length=4, choices=CURRENCY_CHOICES)
     bucket = models.SmallIntegerField(choices=Bucket.choices, default=Bucket.AVAILABLE)
     amount = models.DecimalField(**MONEY)
-    type = models.CharField(max_length=16)
+    type = models.CharField(max_length=16, choices=Type.choices)
     balance_after = models.DecimalField(**MONEY, null=True, blank=True)
     held_after = models.DecimalField(**MONEY, null=True, blank=True)
     created_at = models.DateTimeField()
@@ -255,15 +348,14 @@ class Hold(models.Model):
 
 
 class ApiKey(models.Model):
-    """A partner or platform credential. Only a SHA-256 of the secret is stored; the prefix finds it."""
+    """A partner or platform credential of one tenant, speaking its tenant's dialect (its scope).
+    Only a SHA-256 of the secret is stored; the prefix finds it."""
 
-    class Scope(models.TextChoices):
-        WEBUDDY = "webuddy"
-        TMR = "tmr"
+    Scope = Tenant.Dialect
 
     id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="api_keys")
     name = models.CharField(max_length=100)
-    scope = models.CharField(max_length=16, choices=Scope.choices)
     prefix = models.CharField(max_length=16, unique=True)
     key_hash = models.CharField(max_length=64)
     is_active = models.BooleanField(default=True)
@@ -272,8 +364,13 @@ class ApiKey(models.Model):
     class Meta:
         verbose_name = "API key"
 
+    @property
+    def scope(self) -> str:
+        """The dialect this key may call: its tenant's."""
+        return self.tenant.dialect
+
     def __str__(self) -> str:
-        return f"{self.name} ({self.scope}, {self.prefix}…)"
+        return f"{self.name} ({self.tenant_id}, {self.prefix}…)"
 
 
 class IdempotencyRecord(models.Model):
@@ -363,7 +460,9 @@ class Escrow(models.Model):
         CANCELLED = "cancelled"
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    order_id = models.CharField(max_length=64, unique=True)
+    # Order ids are the marketplace's own: unique within its tenant, invisible to others.
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="escrows")
+    order_id = models.CharField(max_length=64)
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="escrows")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="escrows")
     amount = models.DecimalField(**MONEY)
@@ -377,4 +476,7 @@ class Escrow(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="escrow_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="escrow_amount_positive"),
+            models.UniqueConstraint(fields=["tenant", "order_id"], name="escrow_order_unique_per_tenant"),
+        ]

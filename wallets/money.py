@@ -18,7 +18,7 @@ def currency_exponent(currency: str) -> int:
         return CURRENCY_EXPONENTS[currency]
     except KeyError:
         raise DomainError(
-            ErrorCode.UNSUPPORTED_CURRENCY,
+            ErrorCode.CURRENCY_NOT_SUPPORTED,
             f"Currency {currency!r} is not supported; use one of {', '.join(CURRENCIES)}.",
         ) from None
 

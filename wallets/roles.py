@@ -7,6 +7,7 @@ FINANCE_GROUP = "Finance"
 # (app label, codename). View permissions open the lists; the rest open one action each.
 FINANCE_PERMISSIONS = frozenset(
     {
+        ("wallets", "view_tenant"),
         ("wallets", "view_user"),
         ("wallets", "view_account"),
         ("wallets", "suspend_account"),
@@ -48,6 +49,11 @@ def finance_group_sync(apps=global_apps):
     group, _ = Group.objects.get_or_create(name=FINANCE_GROUP)
     wanted = []
     for app_label, codename in sorted(FINANCE_PERMISSIONS):
-        wanted.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+        if permission is None and apps is not global_apps:
+            continue  # a model a later migration adds; that migration syncs the group again
+        if permission is None:
+            raise LookupError(f"permission {app_label}.{codename} does not exist")
+        wanted.append(permission)
     group.permissions.set(wanted)
     return group

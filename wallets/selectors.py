@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Max, Min, Q, Sum, Value
+from django.db.models import Count, DecimalField, F, Max, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -45,7 +45,12 @@ def wallet_statement(*, wallet: Account | None = None, wallets=None, entries=Non
     transaction share their type and time, so such filters keep lines whole.
     """
     entries = Entry.objects.all() if entries is None else entries
-    entries = entries.filter(account=wallet) if wallet is not None else entries.filter(account__in=wallets)
+    if wallet is not None:
+        entries = entries.filter(account=wallet)
+    elif len(wallets) == 1:
+        entries = entries.filter(account=wallets[0])
+    else:
+        entries = entries.filter(account__in=wallets)
     return (
         entries.values("created_at", "transaction_id", "account_id", "currency")
         .annotate(
@@ -61,6 +66,31 @@ def wallet_statement(*, wallet: Account | None = None, wallets=None, entries=Non
     )
 
 
+@dataclass(frozen=True)
+class StatementPage:
+    lines: list[dict]
+    total: int
+
+
+def wallet_history(*, wallets: list[Account], entries=None, offset: int, limit: int) -> StatementPage:
+    """One page of the history of `wallets` (newest first) with the number of lines in all.
+
+    Unfiltered (`entries` None), the wallets' own line counters give the total without counting
+    entries; an offset past the end answers an empty page without reading any.
+    """
+    if entries is None:
+        total = sum(wallet.statement_lines for wallet in wallets)
+    else:
+        total = wallet_statement(wallets=wallets, entries=entries).count()
+    if not wallets or offset >= total:
+        return StatementPage(lines=[], total=total)
+    currencies = {wallet.id: wallet.currency for wallet in wallets}
+    lines = wallet_statement(wallets=wallets, entries=entries)[offset : offset + limit]
+    return StatementPage(
+        lines=[statement_line({**row, "currency": currencies[row["account_id"]]}) for row in lines], total=total
+    )
+
+
 def statement_line(row: dict) -> dict:
     """Amount and direction of a statement line: the change of the wallet's balance, or for a
     freeze/unfreeze (which leaves the balance as it is) the change of its available part."""
@@ -68,11 +98,26 @@ def statement_line(row: dict) -> dict:
     return {**row, "amount": abs(change), "direction": "credit" if change > 0 else "debit"}
 
 
-def system_account_balance(*, code: str, currency: str) -> Decimal:
-    """A system account's balance: the sum of the entries of all its stripes."""
+def system_account_balance(*, tenant, code: str, currency: str) -> Decimal:
+    """A tenant's system account balance: the sum of the entries of all its stripes."""
     return Entry.objects.filter(
-        account__kind=Account.Kind.SYSTEM, account__system_code=code, currency=currency
+        account__kind=Account.Kind.SYSTEM, account__tenant=tenant, account__system_code=code, currency=currency
     ).aggregate(total=Coalesce(Sum("amount"), ZERO))["total"]
+
+
+@dataclass
+class TenantReport:
+    """What reconcile found for one tenant: its accounts, its transactions, the sum of its ledger per
+    currency (zero when nothing was created or lost) and its problems."""
+
+    accounts: int = 0
+    transactions: int = 0
+    sums: dict = field(default_factory=dict)
+    problems: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
 
 
 @dataclass
@@ -81,6 +126,7 @@ class ReconcileReport:
     transactions_checked: int = 0
     balance_mismatches: list[dict] = field(default_factory=list)
     unbalanced_transactions: list[dict] = field(default_factory=list)
+    tenants: dict[str, TenantReport] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -90,15 +136,31 @@ class ReconcileReport:
     def problems(self) -> list[dict]:
         return self.balance_mismatches + self.unbalanced_transactions
 
+    def tenant(self, code) -> TenantReport:
+        return self.tenants.setdefault(code, TenantReport())
+
+    def add(self, kind: str, problem: dict, tenant=None) -> None:
+        """Record a problem: `kind` "balance" or "transaction", with the tenant it belongs to."""
+        if tenant is not None:
+            problem = {**problem, "tenant": tenant}
+            self.tenant(tenant).problems.append(problem)
+        (self.balance_mismatches if kind == "balance" else self.unbalanced_transactions).append(problem)
+
 
 def ledger_reconcile(*, record: bool = True) -> ReconcileReport:
-    """Recompute every cached balance from entries and every transaction's sums per currency.
+    """Recompute every cached balance from entries and every transaction's sums per currency, and
+    check that tenants stay apart: each tenant's ledger sums to zero in every currency, no journal
+    transaction touches two tenants, and every wallet is in its owner's tenant.
 
-    Each check is one aggregate pass that returns only problems, so time grows linearly with the
-    ledger and memory with the number of accounts.
+    Each check is one aggregate pass that returns only problems (or one row per tenant and
+    currency), so time grows linearly with the ledger and memory with the number of accounts.
     """
+    from wallets.models import Tenant
+
     started = timezone.now()
     report = ReconcileReport()
+    for code in Tenant.objects.order_by("code").values_list("code", flat=True):
+        report.tenant(code)
     sums: dict = {}
     entry_currencies: dict = {}
     per_account = (
@@ -116,42 +178,42 @@ def ledger_reconcile(*, record: bool = True) -> ReconcileReport:
         lines[row["account_id"]] = lines.get(row["account_id"], 0) + row["lines"]
         entry_currencies.setdefault(row["account_id"], set()).add(row["currency"])
     accounts = Account.objects.values_list(
-        "id", "kind", "currency", "balance", "held_balance", "statement_lines"
+        "id", "tenant_id", "kind", "currency", "balance", "held_balance", "statement_lines"
     ).order_by()
     known = set()
-    for account_id, kind, currency, balance, held, statement_lines in accounts.iterator(chunk_size=5000):
+    for account_id, tenant, kind, currency, balance, held, statement_lines in accounts.iterator(chunk_size=5000):
         known.add(account_id)
         report.accounts_checked += 1
+        report.tenant(tenant).accounts += 1
         if kind == Account.Kind.WALLET and statement_lines != lines.get(account_id, 0):
-            report.balance_mismatches.append(
-                {
-                    "problem": "statement_lines_mismatch",
-                    "account": str(account_id),
-                    "cached_lines": statement_lines,
-                    "entries_lines": lines.get(account_id, 0),
-                }
-            )
+            report.add("balance", {
+                "problem": "statement_lines_mismatch",
+                "account": str(account_id),
+                "cached_lines": statement_lines,
+                "entries_lines": lines.get(account_id, 0),
+            }, tenant)
         if entry_currencies.get(account_id, {currency}) != {currency}:
-            report.balance_mismatches.append(
-                {"problem": "entry_currency_mismatch", "account": str(account_id), "currency": currency}
-            )
+            report.add("balance", {"problem": "entry_currency_mismatch", "account": str(account_id), "currency": currency},
+                       tenant)
         total, entries_held = sums.get(account_id, (Decimal(0), Decimal(0)))
         if kind == Account.Kind.SYSTEM:
             # System accounts keep no cached balance: theirs must stay zero, whatever their entries say.
             total, entries_held = Decimal(0), Decimal(0)
         if balance != total or held != entries_held:
-            report.balance_mismatches.append(
-                {
-                    "problem": "balance_mismatch",
-                    "account": str(account_id),
-                    "cached_balance": str(balance),
-                    "entries_balance": str(total),
-                    "cached_held": str(held),
-                    "entries_held": str(entries_held),
-                }
-            )
+            report.add("balance", {
+                "problem": "balance_mismatch",
+                "account": str(account_id),
+                "cached_balance": str(balance),
+                "entries_balance": str(total),
+                "cached_held": str(held),
+                "entries_held": str(entries_held),
+            }, tenant)
     for account_id in set(sums) - known:
-        report.balance_mismatches.append({"problem": "entries_without_account", "account": str(account_id)})
+        report.add("balance", {"problem": "entries_without_account", "account": str(account_id)})
+    strays = Account.objects.filter(kind=Account.Kind.WALLET).exclude(tenant_id=F("user__tenant_id"))
+    for account_id, tenant in strays.values_list("id", "tenant_id").iterator(chunk_size=5000):
+        report.add("balance", {"problem": "wallet_outside_owners_tenant", "account": str(account_id)}, tenant)
+
     unbalanced = (
         Entry.objects.values("transaction_id", "currency")
         .annotate(total=Sum("amount"))
@@ -159,17 +221,37 @@ def ledger_reconcile(*, record: bool = True) -> ReconcileReport:
         .order_by()
     )
     for row in unbalanced.iterator(chunk_size=5000):
-        report.unbalanced_transactions.append(
-            {
-                "problem": "unbalanced_transaction",
-                "transaction": str(row["transaction_id"]),
-                "currency": row["currency"],
-                "sum": str(row["total"]),
-            }
-        )
+        report.add("transaction", {
+            "problem": "unbalanced_transaction",
+            "transaction": str(row["transaction_id"]),
+            "currency": row["currency"],
+            "sum": str(row["total"]),
+        })
     too_few = JournalTransaction.objects.annotate(n=Count("entries")).filter(n__lt=2).values_list("id", "n")
     for txn_id, n in too_few.iterator(chunk_size=5000):
-        report.unbalanced_transactions.append({"problem": "too_few_entries", "transaction": str(txn_id), "entries": n})
+        report.add("transaction", {"problem": "too_few_entries", "transaction": str(txn_id), "entries": n})
+    crossing = (
+        Entry.objects.values("transaction_id")
+        .annotate(tenants=Count("account__tenant", distinct=True))
+        .filter(tenants__gt=1)
+        .order_by()
+    )
+    for row in crossing.iterator(chunk_size=5000):
+        report.add("transaction", {"problem": "transaction_crosses_tenants", "transaction": str(row["transaction_id"])})
+
+    per_tenant = Entry.objects.values("account__tenant", "currency").annotate(total=Sum("amount")).order_by()
+    for row in per_tenant.iterator(chunk_size=5000):
+        tenant = row["account__tenant"]
+        report.tenant(tenant).sums[row["currency"]] = row["total"]
+        if row["total"] != 0:
+            report.add("transaction", {
+                "problem": "tenant_ledger_unbalanced", "currency": row["currency"], "sum": str(row["total"]),
+            }, tenant)
+    per_tenant_txns = (
+        Entry.objects.values("account__tenant").annotate(n=Count("transaction_id", distinct=True)).order_by()
+    )
+    for row in per_tenant_txns:
+        report.tenant(row["account__tenant"]).transactions = row["n"]
     report.transactions_checked = JournalTransaction.objects.count()
     if record:
         ReconcileRun.objects.create(

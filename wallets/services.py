@@ -22,8 +22,12 @@ from wallets.crypto import api_key_generate, api_key_hash
 from wallets.errors import DomainError, ErrorCode
 from wallets.ledger import AVAILABLE, HELD, Leg, Posted
 from wallets.gateways import gateway_for
-from wallets.models import Account, ApiKey, Entry, Escrow, Hold, JournalTransaction, LoginFailure, Recharge, User
+from wallets.models import (
+    Account, ApiKey, Entry, Escrow, Hold, JournalTransaction, LoginFailure, Recharge, Tenant, User,
+)
 from wallets.money import currency_exponent, parse_amount, quantum
+from wallets.tenants import tenant_currency_require, tenant_fee_percent
+from wallets.validation import invalid, json_document_check
 
 System = Account.System
 
@@ -36,9 +40,10 @@ def _wallet_leg(wallet: Account, amount: Decimal, type: str, bucket: int = AVAIL
     return Leg(account_id=wallet.id, currency=wallet.currency, amount=amount, type=type, bucket=bucket, **kw)
 
 
-def _system_leg(code: str, currency: str, amount: Decimal, type: str) -> Leg:
+def _system_leg(tenant_id: str, code: str, currency: str, amount: Decimal, type: str) -> Leg:
+    """A leg on one stripe of the tenant's system account `code`."""
     return Leg(
-        account_id=ledger.system_account(code, currency),
+        account_id=ledger.system_account(tenant_id, code, currency),
         currency=currency,
         amount=amount,
         type=type,
@@ -49,20 +54,19 @@ def _system_leg(code: str, currency: str, amount: Decimal, type: str) -> Leg:
 # Users
 
 
-def _invalid(field: str, message: str) -> DomainError:
-    return DomainError(ErrorCode.VALIDATION_ERROR, f"{field}: {message}", fields={field: [message]})
-
-
 def phone_number_normalize(value, *, field: str = "phoneNumber") -> str:
     """A phone number in E.164 (`+919876543210`), parsed with the deployment's default region."""
     if not isinstance(value, str) or not value.strip():
-        raise _invalid(field, "A phone number is required.")
+        raise invalid(field, "A phone number is required.")
+    if any(ch.isdigit() and not ch.isascii() for ch in value):
+        # phonenumbers reads other scripts' digits too; one number must have one spelling here.
+        raise invalid(field, "Write the number with the digits 0-9.")
     try:
         number = phonenumbers.parse(value, settings.PHONE_DEFAULT_REGION)
     except phonenumbers.NumberParseException:
-        raise _invalid(field, "Not a phone number.") from None
+        raise invalid(field, "Not a phone number.") from None
     if not phonenumbers.is_valid_number(number):
-        raise _invalid(field, "Not a valid phone number.")
+        raise invalid(field, "Not a valid phone number.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -71,20 +75,24 @@ def _phone_taken() -> DomainError:
 
 
 def user_create(
-    *, phone_number: str, name: str = "", max_credits=Decimal(0), settings_: dict | None = None
+    *, tenant: Tenant, phone_number: str, name: str = "", max_credits=Decimal(0), settings_: dict | None = None
 ) -> User:
-    """A WeBuddy user and their wallet in the deployment's currency, credit limit `max_credits`."""
-    currency = settings.WEBUDDY_CURRENCY
+    """A user of the tenant (a WeBuddy user) and their wallet in its default currency, credit limit
+    `max_credits`. A phone number names one user within a tenant (409 `phone_number_taken`)."""
+    currency = tenant.default_currency
     phone = phone_number_normalize(phone_number)
     limit = parse_amount(max_credits, currency, field="max_credits", allow_zero=True)
-    if User.objects.filter(phone_number=phone).exists():
+    settings_ = json_document_check(settings_ or {}, field="settings")
+    if User.objects.filter(tenant=tenant, phone_number=phone).exists():
         raise _phone_taken()
     try:
         with transaction.atomic():
-            user = User.objects.create(phone_number=phone, name=name or "", max_credits=limit, settings=settings_ or {})
+            user = User(tenant=tenant, phone_number=phone, name=name or "", max_credits=limit, settings=settings_)
             user.set_unusable_password()
-            user.save(update_fields=["password"])
-            Account.objects.create(kind=Account.Kind.WALLET, user=user, currency=currency, credit_limit=limit)
+            user.save()
+            Account.objects.create(
+                tenant=tenant, kind=Account.Kind.WALLET, user=user, currency=currency, credit_limit=limit
+            )
     except IntegrityError:
         raise _phone_taken() from None
     return user
@@ -93,15 +101,17 @@ def user_create(
 def user_update(*, user: User, phone_number=None, name=None, max_credits=None, settings_=None) -> User:
     """Change what was sent; a new `max_credits` becomes the wallet's credit limit in the same
     transaction, and may not go below what the user already owes (409 `credit_in_use`)."""
-    currency = settings.WEBUDDY_CURRENCY
+    currency = user.tenant.default_currency
     phone = None if phone_number is None else phone_number_normalize(phone_number)
+    if settings_ is not None:
+        settings_ = json_document_check(settings_, field="settings")
     limit = None if max_credits is None else parse_amount(max_credits, currency, field="max_credits", allow_zero=True)
     try:
         with transaction.atomic():
             locked = User.objects.select_for_update().get(pk=user.pk)
             changed = []
             if phone is not None and phone != locked.phone_number:
-                if User.objects.filter(phone_number=phone).exclude(pk=locked.pk).exists():
+                if User.objects.filter(tenant_id=locked.tenant_id, phone_number=phone).exclude(pk=locked.pk).exists():
                     raise _phone_taken()
                 locked.phone_number = phone
                 changed.append("phone_number")
@@ -135,11 +145,12 @@ def user_update(*, user: User, phone_number=None, name=None, max_credits=None, s
     return locked
 
 
-def user_register(*, username: str, password: str) -> User:
-    """A TMR Land user with a password (Django's validators) and a USD wallet."""
+def user_register(*, tenant: Tenant, username: str, password: str) -> User:
+    """A TMR Land user with a password (Django's validators) and a wallet in the tenant's default
+    currency (USD)."""
     username = (username or "").strip()
     if not username:
-        raise _invalid("username", "This field is required.")
+        raise invalid("username", "This field is required.")
     candidate = User(username=username)
     try:
         validate_password(password, user=candidate)
@@ -152,8 +163,8 @@ def user_register(*, username: str, password: str) -> User:
         raise taken
     try:
         with transaction.atomic():
-            user = User.objects.create_user(username=username, password=password)
-            Account.objects.create(kind=Account.Kind.WALLET, user=user, currency="USD")
+            user = User.objects.create_user(username=username, password=password, tenant=tenant)
+            Account.objects.create(tenant=tenant, kind=Account.Kind.WALLET, user=user, currency=tenant.default_currency)
     except IntegrityError:
         raise taken from None
     return user
@@ -185,20 +196,20 @@ def login_failures_clear(*, username: str) -> None:
 # Wallets
 
 
-def user_wallet(*, user_id, currency: str) -> Account:
-    """The user's wallet in `currency`, or 404 `wallet_not_found`."""
+def user_wallet(*, tenant: Tenant, user_id, currency: str) -> Account:
+    """The tenant's user's wallet in `currency`, or 404 `wallet_not_found`."""
     currency_exponent(currency)
-    wallet = Account.objects.filter(kind=Account.Kind.WALLET, user_id=user_id, currency=currency).first()
+    wallet = Account.objects.filter(kind=Account.Kind.WALLET, tenant=tenant, user_id=user_id, currency=currency).first()
     if wallet is None:
         raise DomainError(ErrorCode.WALLET_NOT_FOUND, f"No {currency} wallet for this user.")
     return wallet
 
 
-def webuddy_wallet(*, user_id) -> Account:
-    """The user's wallet in the WeBuddy currency, or 404 `user_not_found`."""
+def webuddy_wallet(*, tenant: Tenant, user_id) -> Account:
+    """The tenant's user's wallet in the tenant's default currency, or 404 `user_not_found`."""
     wallet = (
         Account.objects.select_related("user")
-        .filter(kind=Account.Kind.WALLET, user_id=user_id, currency=settings.WEBUDDY_CURRENCY)
+        .filter(kind=Account.Kind.WALLET, tenant=tenant, user_id=user_id, currency=tenant.default_currency)
         .first()
     )
     if wallet is None:
@@ -206,13 +217,22 @@ def webuddy_wallet(*, user_id) -> Account:
     return wallet
 
 
+def _owner_tenant(user: User) -> Tenant:
+    if user.tenant_id is None:
+        raise ValueError("staff users belong to no tenant and own no wallet")
+    return user.tenant
+
+
 def wallet_create(*, user: User, currency: str, credit_limit: Decimal = Decimal(0)) -> Account:
-    """Open the user's wallet in `currency`; 409 `wallet_exists` if it is already open."""
+    """Open the user's wallet in `currency`, one of their tenant's currencies (400
+    `currency_not_supported` otherwise); 409 `wallet_exists` if it is already open."""
     currency_exponent(currency)
+    tenant = _owner_tenant(user)
+    tenant_currency_require(tenant=tenant, currency=currency)
     try:
         with transaction.atomic():
             return Account.objects.create(
-                kind=Account.Kind.WALLET, user=user, currency=currency, credit_limit=credit_limit
+                tenant=tenant, kind=Account.Kind.WALLET, user=user, currency=currency, credit_limit=credit_limit
             )
     except IntegrityError:
         raise DomainError(ErrorCode.WALLET_EXISTS, f"The user already has a {currency} wallet.") from None
@@ -239,10 +259,14 @@ def _wallet_set(*, wallet: Account, **changes) -> Account:
 
 
 def wallet_suspend(*, wallet: Account) -> Account:
+    if wallet.kind != Account.Kind.WALLET:
+        raise DomainError(ErrorCode.WALLET_NOT_FOUND, "System accounts are never suspended.")
     return _wallet_set(wallet=wallet, status=Account.Status.SUSPENDED)
 
 
 def wallet_reactivate(*, wallet: Account) -> Account:
+    if wallet.kind != Account.Kind.WALLET:
+        raise DomainError(ErrorCode.WALLET_NOT_FOUND, "System accounts are never suspended.")
     return _wallet_set(wallet=wallet, status=Account.Status.ACTIVE)
 
 
@@ -265,7 +289,7 @@ def wallet_deposit(
     return ledger.post(
         kind="deposit",
         legs=[
-            _system_leg(source, wallet.currency, -amount, "deposit"),
+            _system_leg(wallet.tenant_id, source, wallet.currency, -amount, "deposit"),
             _wallet_leg(wallet, amount, "deposit", require_active=True),
         ],
         description=description,
@@ -292,7 +316,7 @@ def wallet_withdraw(
         kind="withdrawal",
         legs=[
             _wallet_leg(wallet, -amount, "withdrawal"),
-            _system_leg(destination, wallet.currency, amount, "withdrawal"),
+            _system_leg(wallet.tenant_id, destination, wallet.currency, amount, "withdrawal"),
         ],
         description=description,
         reference_type=reference_type,
@@ -313,6 +337,8 @@ def wallet_transfer(
     """Move money from one wallet's available balance to another wallet of the same currency."""
     if source.currency != destination.currency:
         raise DomainError(ErrorCode.CURRENCY_MISMATCH, "Both wallets must hold the same currency.")
+    if source.tenant_id != destination.tenant_id:
+        raise DomainError(ErrorCode.WALLET_NOT_FOUND, "The destination wallet does not exist.")
     if source.pk == destination.pk:
         raise DomainError(ErrorCode.VALIDATION_ERROR, "A wallet cannot transfer to itself.")
     amount = _amount(amount, source.currency)
@@ -399,6 +425,8 @@ def _check_payees(hold: Hold, payees: list[Payee]) -> None:
             )
         if payee.wallet is not None and payee.wallet.currency != hold.currency:
             raise DomainError(ErrorCode.CURRENCY_MISMATCH, "The payee's wallet holds another currency.")
+        if payee.wallet is not None and payee.wallet.tenant_id != hold.account.tenant_id:
+            raise DomainError(ErrorCode.WALLET_NOT_FOUND, "The payee's wallet does not exist.")
 
 
 def hold_require_active(hold: Hold) -> Hold:
@@ -410,7 +438,7 @@ def hold_require_active(hold: Hold) -> Hold:
 def hold_lock_active(hold_id: UUID) -> Hold:
     """The hold, row-locked for the rest of the caller's transaction; refused unless it still holds money."""
     _in_transaction()
-    hold = Hold.objects.select_for_update().filter(pk=hold_id).first()
+    hold = Hold.objects.select_for_update(of=("self",)).select_related("account").filter(pk=hold_id).first()
     if hold is None:
         raise DomainError(ErrorCode.HOLD_NOT_FOUND, "No such hold.")
     return hold_require_active(hold)
@@ -430,10 +458,11 @@ def _finish_hold(hold: Hold) -> None:
     hold.save(update_fields=["captured", "released", "status", "updated_at"])
 
 
-def _payee_leg(payee: Payee, currency: str, amount: Decimal) -> Leg:
+def _payee_leg(payee: Payee, hold: Hold, amount: Decimal) -> Leg:
     if payee.wallet is not None:
         return _wallet_leg(payee.wallet, amount, payee.type)
-    return _system_leg(payee.system, currency, amount, payee.type)
+    # The payer's tenant: its revenue and clearing accounts take the system parts.
+    return _system_leg(hold.account.tenant_id, payee.system, hold.currency, amount, payee.type)
 
 
 def hold_capture(
@@ -478,7 +507,7 @@ def hold_capture_locked(
     for payee in payees:
         amount = _amount(payee.amount, hold.currency)
         total += amount
-        legs.append(_payee_leg(payee, hold.currency, amount))
+        legs.append(_payee_leg(payee, hold, amount))
     if total > hold.remaining:
         raise DomainError(
             ErrorCode.CAPTURE_EXCEEDS_HOLD,
@@ -618,7 +647,7 @@ def hold_settle_locked(
         legs = [_held_leg(hold, -held, debit_type)]
         if held != amount:
             legs.append(_available_leg(hold, held - amount, debit_type, allow_credit=use_credit))
-        legs.extend(_payee_leg(p, hold.currency, p.amount) for p in payees if p.amount != 0)
+        legs.extend(_payee_leg(p, hold, p.amount) for p in payees if p.amount != 0)
     posted = ledger.post(
         kind="settlement" if amount else "release",
         legs=legs,
@@ -643,17 +672,17 @@ def fee_split(amount: Decimal, percent: Decimal, currency: str) -> tuple[Decimal
 # Recharges
 
 
-def recharge_create(*, user_id, amount, payment_method: str) -> tuple[Recharge, dict]:
+def recharge_create(*, tenant: Tenant, user_id, amount, payment_method: str) -> tuple[Recharge, dict]:
     """Start a wallet recharge through the payment method's gateway.
 
     The intent is recorded first, the gateway called with no lock held, and the wallet credited
     once when the gateway confirms (at once with the simulated gateway). Returns the recharge and
     what the payer's client needs to complete a live payment.
     """
-    wallet = webuddy_wallet(user_id=user_id)
+    wallet = webuddy_wallet(tenant=tenant, user_id=user_id)
     amount = _amount(amount, wallet.currency)
     if payment_method not in Recharge.Method.values:
-        raise _invalid("paymentMethod", f"Must be one of {', '.join(Recharge.Method.values)}.")
+        raise invalid("paymentMethod", f"Must be one of {', '.join(Recharge.Method.values)}.")
     if wallet.status != Account.Status.ACTIVE:
         raise DomainError(ErrorCode.WALLET_SUSPENDED, "The wallet is suspended.")
     recharge = Recharge.objects.create(
@@ -706,17 +735,17 @@ def recharge_fail(*, recharge_id, reason: str) -> Recharge:
 # Escrow (TMR Land orders)
 
 
-def escrow_freeze(*, user_id, order_id: str, amount, currency: str) -> Escrow:
-    """Freeze the order's amount on the buyer's wallet; each order id is frozen once."""
+def escrow_freeze(*, tenant: Tenant, user_id, order_id: str, amount, currency: str) -> Escrow:
+    """Freeze the order's amount on the buyer's wallet; each order id is frozen once per tenant."""
     try:
-        wallet = user_wallet(user_id=user_id, currency=currency)
+        wallet = user_wallet(tenant=tenant, user_id=user_id, currency=currency)
     except DomainError as exc:
-        if exc.code == ErrorCode.WALLET_NOT_FOUND and not User.objects.filter(pk=user_id).exists():
+        if exc.code == ErrorCode.WALLET_NOT_FOUND and not User.objects.filter(pk=user_id, tenant=tenant).exists():
             raise DomainError(ErrorCode.USER_NOT_FOUND, "No such user.") from None
         raise
     amount = _amount(amount, currency)
     exists = DomainError(ErrorCode.ORDER_ALREADY_EXISTS, f"Order {order_id} is already in escrow.")
-    if Escrow.objects.filter(order_id=order_id).exists():
+    if Escrow.objects.filter(tenant=tenant, order_id=order_id).exists():
         raise exists
     try:
         with transaction.atomic():
@@ -728,15 +757,21 @@ def escrow_freeze(*, user_id, order_id: str, amount, currency: str) -> Escrow:
                 description=f"Escrow freeze: order {order_id}",
             )
             return Escrow.objects.create(
-                order_id=order_id, user_id=user_id, account=wallet, amount=amount, currency=currency, hold=hold
+                tenant=tenant, order_id=order_id, user_id=wallet.user_id, account=wallet, amount=amount,
+                currency=currency, hold=hold,
             )
     except IntegrityError:
         raise exists from None
 
 
-def _lock_frozen_escrow(order_id: str) -> Escrow:
-    """The escrow and its hold, row-locked in one statement (escrow first, then hold)."""
-    escrow = Escrow.objects.select_for_update(of=("self", "hold")).select_related("hold").filter(order_id=order_id).first()
+def _lock_frozen_escrow(tenant: Tenant, order_id: str) -> Escrow:
+    """The tenant's escrow and its hold, row-locked in one statement (escrow first, then hold)."""
+    escrow = (
+        Escrow.objects.select_for_update(of=("self", "hold"))
+        .select_related("hold__account", "tenant")
+        .filter(tenant=tenant, order_id=order_id)
+        .first()
+    )
     if escrow is None:
         raise DomainError(ErrorCode.ORDER_NOT_FOUND, f"No escrow for order {order_id}.")
     if escrow.status != Escrow.Status.FROZEN:
@@ -744,19 +779,22 @@ def _lock_frozen_escrow(order_id: str) -> Escrow:
     return escrow
 
 
-def escrow_release(*, order_id: str, payee_id) -> Escrow:
-    """The order completed: the frozen amount goes to the payee, less the platform fee."""
+def escrow_release(*, tenant: Tenant, order_id: str, payee_id) -> Escrow:
+    """The order completed: the frozen amount goes to the payee (a user of the same tenant), less
+    the tenant's platform fee."""
     with transaction.atomic():
-        escrow = _lock_frozen_escrow(order_id)
-        if str(payee_id) == str(escrow.user_id):
-            raise _invalid("payee_id", "The payee must be another user than the buyer.")
-        payee_wallet = Account.objects.filter(kind=Account.Kind.WALLET, user_id=payee_id, currency=escrow.currency).first()
+        escrow = _lock_frozen_escrow(tenant, order_id)
+        if payee_id == escrow.user_id:
+            raise invalid("payee_id", "The payee must be another user than the buyer.")
+        payee_wallet = Account.objects.filter(
+            kind=Account.Kind.WALLET, tenant=tenant, user_id=payee_id, currency=escrow.currency
+        ).first()
         if payee_wallet is None:  # a payee without a wallet in this currency gets one
-            payee = User.objects.filter(pk=payee_id).first()
+            payee = User.objects.filter(pk=payee_id, tenant=tenant).first()
             if payee is None:
                 raise DomainError(ErrorCode.USER_NOT_FOUND, "No such payee.")
             payee_wallet = wallet_get_or_create(user=payee, currency=escrow.currency)
-        payout, fee = fee_split(escrow.amount, settings.PLATFORM_FEE_PERCENT, escrow.currency)
+        payout, fee = fee_split(escrow.amount, tenant_fee_percent(tenant=escrow.tenant), escrow.currency)
         hold_settle_locked(
             hold=hold_require_active(escrow.hold),
             amount=escrow.amount,
@@ -774,10 +812,10 @@ def escrow_release(*, order_id: str, payee_id) -> Escrow:
     return escrow
 
 
-def escrow_cancel(*, order_id: str) -> Escrow:
+def escrow_cancel(*, tenant: Tenant, order_id: str) -> Escrow:
     """The order was cancelled: the frozen amount goes back to the buyer."""
     with transaction.atomic():
-        escrow = _lock_frozen_escrow(order_id)
+        escrow = _lock_frozen_escrow(tenant, order_id)
         hold_release_locked(hold=escrow.hold, description=f"Escrow cancel: order {order_id}")
         escrow.status = Escrow.Status.CANCELLED
         escrow.save(update_fields=["status", "updated_at"])
@@ -842,9 +880,9 @@ def wallet_adjust(
     A debit needs the money to be there (and the wallet active), like any other debit.
     `submission` (the form's one-time id) makes a resubmitted form a 409 `duplicate_external_key`."""
     if not reason or not reason.strip():
-        raise _invalid("reason", "A reason is required.")
+        raise invalid("reason", "A reason is required.")
     if direction not in (AdjustmentDirection.CREDIT, AdjustmentDirection.DEBIT):
-        raise _invalid("direction", "Must be credit or debit.")
+        raise invalid("direction", "Must be credit or debit.")
     if wallet.kind != Account.Kind.WALLET:
         raise DomainError(ErrorCode.WALLET_NOT_FOUND, "Adjustments are posted to user wallets only.")
     amount = parse_amount(amount, wallet.currency)
@@ -853,7 +891,7 @@ def wallet_adjust(
         kind="adjustment",
         legs=[
             _wallet_leg(wallet, signed, "adjustment"),
-            _system_leg(System.ADJUSTMENTS, wallet.currency, -signed, "adjustment"),
+            _system_leg(wallet.tenant_id, System.ADJUSTMENTS, wallet.currency, -signed, "adjustment"),
         ],
         description=f"Adjustment: {reason.strip()}"[:255],
         reference_type="adjustment",
@@ -866,12 +904,13 @@ def wallet_adjust(
 # Credentials
 
 
-def api_key_create(*, name: str, scope: str) -> tuple[ApiKey, str]:
-    """A new API key; the raw key is returned once and only its hash is stored."""
-    if scope not in ApiKey.Scope.values:
-        raise DomainError(ErrorCode.VALIDATION_ERROR, f"Scope must be one of {', '.join(ApiKey.Scope.values)}.")
+def api_key_create(*, name: str, tenant: Tenant) -> tuple[ApiKey, str]:
+    """A new API key of the tenant, speaking its dialect; the raw key is returned once and only its
+    hash is stored."""
+    if not name or not name.strip():
+        raise invalid("name", "A name is required.")
     prefix, raw = api_key_generate()
-    key = ApiKey.objects.create(name=name, scope=scope, prefix=prefix, key_hash=api_key_hash(raw))
+    key = ApiKey.objects.create(tenant=tenant, name=name.strip()[:100], prefix=prefix, key_hash=api_key_hash(raw))
     return key, raw
 
 
@@ -879,7 +918,7 @@ def api_key_update(*, key: ApiKey, name: str, is_active: bool) -> ApiKey:
     """Rename or (de)activate a key; its scope and secret never change. A deactivated key stops
     authenticating within AUTH_CACHE_SECONDS in every process."""
     if not name or not name.strip():
-        raise _invalid("name", "A name is required.")
+        raise invalid("name", "A name is required.")
     ApiKey.objects.filter(pk=key.pk).update(name=name.strip()[:100], is_active=is_active)
     key.refresh_from_db()
     return key

@@ -5,17 +5,20 @@ from rest_framework.response import Response
 
 from experts.models import BankDetail
 from experts.services import bank_detail_add
+from wallets.api.auth import request_tenant
+from wallets.api.base import WebuddyView
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
-from wallets.api.webuddy import WebuddyView, parse_id
 from wallets.errors import DomainError, ErrorCode
-from wallets.models import User
+from wallets.models import Tenant, User
+from wallets.validation import parse_id
 
 E = ErrorCode
 TAGS = ["WeBuddy: experts"]
 
 
-def find_expert(expert_id) -> User:
-    expert = User.objects.filter(pk=parse_id(expert_id, E.EXPERT_NOT_FOUND, "No such expert.")).first()
+def find_expert(tenant: Tenant, expert_id) -> User:
+    """The tenant's user as an expert, or 404 `expert_not_found` (also for another tenant's user)."""
+    expert = User.objects.filter(pk=parse_id(expert_id, E.EXPERT_NOT_FOUND, "No such expert."), tenant=tenant).first()
     if expert is None:
         raise DomainError(E.EXPERT_NOT_FOUND, "No such expert.")
     return expert
@@ -61,7 +64,7 @@ class BankDetailsView(WebuddyView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         detail = bank_detail_add(
-            expert=find_expert(v["expertId"]),
+            expert=find_expert(request_tenant(request), v["expertId"]),
             bank_name=v["bankName"],
             account_number=v["accountNumber"],
             ifsc_code=v["ifscCode"],
@@ -78,6 +81,6 @@ class ExpertBankDetailsView(WebuddyView):
         responses={200: BankDetailListOut, **error_responses(E.EXPERT_NOT_FOUND, dialect="webuddy")},
     )
     def get(self, request, expert_id):
-        expert = find_expert(expert_id)
+        expert = find_expert(request_tenant(request), expert_id)
         details = BankDetail.objects.filter(expert=expert).order_by("created_at")
         return Response({"items": BankDetailOut(details, many=True).data})

@@ -5,8 +5,8 @@ from rest_framework.response import Response
 
 from kyc.models import KycSubmission
 from kyc.services import kyc_latest, kyc_submit
-from wallets.api.schema import IDEMPOTENCY_ERRORS
-from wallets.api.tmr import UserView, tmr_errors
+from wallets.api.base import UserView
+from wallets.api.schema import IDEMPOTENCY_ERRORS, tmr_errors
 from wallets.errors import ErrorCode as E
 
 TAGS = ["TMR Land: KYC"]
@@ -25,7 +25,7 @@ class KycOut(serializers.Serializer):
 class KycIn(serializers.Serializer):
     full_name = serializers.CharField(max_length=200)
     id_type = serializers.ChoiceField(choices=KycSubmission.IdType.values)
-    id_number = serializers.RegexField(r"^[A-Za-z0-9 -]{4,40}$", help_text="4 to 40 letters or digits.")
+    id_number = serializers.RegexField(r"^[A-Za-z0-9 -]{4,40}\Z", help_text="4 to 40 letters or digits.")
 
 
 class KycView(UserView):

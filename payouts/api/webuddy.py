@@ -5,11 +5,13 @@ from rest_framework.response import Response
 
 from payouts import services
 from payouts.models import Payout
+from wallets.api.auth import request_tenant
+from wallets.api.base import WebuddyView
 from wallets.api.fields import AmountField
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
-from wallets.api.webuddy import WebuddyView, parse_id
-from wallets.errors import ErrorCode
+from wallets.errors import DomainError, ErrorCode
 from wallets.gateways import METHODS
+from wallets.validation import parse_id
 
 E = ErrorCode
 TAGS = ["WeBuddy: payouts"]
@@ -75,6 +77,7 @@ class ManualPayoutView(WebuddyView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         payout = services.payout_request_manual(
+            tenant=request_tenant(request),
             expert_id=_expert_id(v["expertId"]),
             amount=v["amount"],
             bank_account_id=v["bankAccount"],
@@ -99,6 +102,7 @@ class MonthlyPayoutView(WebuddyView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         result = services.payout_request_monthly(
+            tenant=request_tenant(request),
             expert_id=_expert_id(v["expertId"]),
             month=v["month"],
             threshold=v.get("payoutThreshold"),
@@ -108,3 +112,15 @@ class MonthlyPayoutView(WebuddyView):
             return Response(PayoutOut(result).data, status=status.HTTP_201_CREATED)
         skipped = {"status": "skipped", "reason": "below_threshold", "amount": result.amount, "currency": result.currency}
         return Response(SkippedOut(skipped).data, status=status.HTTP_200_OK)
+
+
+class PayoutDetailView(WebuddyView):
+    @extend_schema(tags=TAGS, summary="Get a payout", responses={200: PayoutOut, **error_responses(E.PAYOUT_NOT_FOUND, dialect="webuddy")})
+    def get(self, request, payout_id):
+        payout = (
+            Payout.objects.filter(pk=parse_id(payout_id, E.PAYOUT_NOT_FOUND, "No such payout."), wallet__tenant=request_tenant(request))
+            .first()
+        )
+        if payout is None:
+            raise DomainError(E.PAYOUT_NOT_FOUND, "No such payout.")
+        return Response(PayoutOut(payout).data)

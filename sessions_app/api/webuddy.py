@@ -5,10 +5,12 @@ from rest_framework.response import Response
 
 from sessions_app import services
 from sessions_app.models import ConsultationSession
+from wallets.api.auth import request_tenant
+from wallets.api.base import WebuddyView
 from wallets.api.fields import AmountField
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
-from wallets.api.webuddy import WebuddyView, parse_id
 from wallets.errors import DomainError, ErrorCode
+from wallets.validation import parse_id
 
 E = ErrorCode
 TAGS = ["WeBuddy: sessions"]
@@ -80,6 +82,7 @@ class SessionStartView(WebuddyView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         session = services.session_start(
+            tenant=request_tenant(request),
             user_id=parse_id(v["userId"], E.USER_NOT_FOUND, "No such user."),
             expert_id=_expert_id(v["expertId"]),
             session_fee=v["sessionFee"],
@@ -102,7 +105,7 @@ class SessionAdjustView(WebuddyView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         session = services.session_adjust(
-            session_id=_session_id(v["sessionId"]), adjusted_fee=v["adjustedFee"], defer_fee=v["deferFee"]
+            tenant=request_tenant(request), session_id=_session_id(v["sessionId"]), adjusted_fee=v["adjustedFee"], defer_fee=v["deferFee"]
         )
         return _render(session)
 
@@ -125,7 +128,10 @@ class SessionEndView(WebuddyView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         session = services.session_end(
-            session_id=_session_id(v["sessionId"]), expert_id=v["expertId"], actual_fee=v["actualFee"]
+            tenant=request_tenant(request),
+            session_id=_session_id(v["sessionId"]),
+            expert_id=v["expertId"],
+            actual_fee=v["actualFee"],
         )
         return _render(session)
 
@@ -133,7 +139,11 @@ class SessionEndView(WebuddyView):
 class SessionDetailView(WebuddyView):
     @extend_schema(tags=TAGS, summary="Get a session", responses={200: SessionOut, **error_responses(E.SESSION_NOT_FOUND, dialect="webuddy")})
     def get(self, request, session_id):
-        session = ConsultationSession.objects.select_related("hold").filter(pk=_session_id(session_id)).first()
+        session = (
+            ConsultationSession.objects.select_related("hold")
+            .filter(pk=_session_id(session_id), wallet__tenant=request_tenant(request))
+            .first()
+        )
         if session is None:
             raise DomainError(E.SESSION_NOT_FOUND, "No such session.")
         return Response(SessionOut(session).data)

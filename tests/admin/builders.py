@@ -20,7 +20,7 @@ def kyc_applicant(name="Li Wei", number="310101199001011234"):
 def expert_with_bank(*, balance=0, earned_last_month=0, name="Expert"):
     """A WeBuddy expert (INR wallet) with a primary bank account; `earned_last_month` is backdated
     to the first day of the previous month, so a monthly run for that month pays it."""
-    user = make_user(name=name, phone_number=None)
+    user = make_user(tenant="webuddy", name=name, phone_number=None)
     wallet = make_wallet(user=user, currency="INR", balance=balance or None)
     if earned_last_month:
         now = datetime.now(timezone.utc)
@@ -51,7 +51,7 @@ def payout_with_gateway(monkeypatch, gateway, *, expert: User, bank, amount) -> 
     monkeypatch.setattr(payout_services, "gateway_for", gateway)
     try:
         payout_services.payout_request_manual(
-            expert_id=expert.pk, amount=amount, bank_account_id=bank.pk, payment_method="RAZORPAY"
+            tenant=expert.tenant, expert_id=expert.pk, amount=amount, bank_account_id=bank.pk, payment_method="RAZORPAY"
         )
     except ConnectionError:
         pass

@@ -15,7 +15,7 @@ from tests.factories import make_wallet
 from tests.tmr.helpers import charge, signed_in
 from tests.webuddy.helpers import create_user, funded_user
 from wallets import services
-from wallets.models import Account, ApiKey, JournalTransaction
+from wallets.models import Account, ApiKey, JournalTransaction, Tenant
 from wallets.selectors import system_account_balance
 
 pytestmark = pytest.mark.django_db
@@ -102,7 +102,7 @@ def test_an_adjustment_posts_against_the_adjustments_account_and_shows_in_histor
     assert response.status_code == 302
     wallet.refresh_from_db()
     assert wallet.balance == balance
-    assert system_account_balance(code="adjustments", currency="INR") == adjustments
+    assert system_account_balance(tenant="webuddy", code="adjustments", currency="INR") == adjustments
     txn = JournalTransaction.objects.get(kind="adjustment")
     assert (txn.created_by, txn.metadata["reason"]) == (finance_user, "Goodwill for outage")
     line = webuddy_client.get("/v1/wallet/history", {"userId": user["id"]}).json()["items"][0]
@@ -147,7 +147,7 @@ def test_a_resubmitted_adjustment_form_posts_once(finance_client):
 
 
 def test_an_api_key_created_in_admin_is_shown_once_and_works(finance_client, finance_user):
-    response = finance_client.post(reverse("admin:wallets_apikey_add"), {"name": "orders service", "scope": "tmr"}, follow=True)
+    response = finance_client.post(reverse("admin:wallets_apikey_add"), {"name": "orders service", "tenant": "tmr"}, follow=True)
 
     shown = [str(m) for m in response.context["messages"] if "copy it now" in str(m)]
     assert len(shown) == 1
@@ -178,15 +178,17 @@ def test_the_dashboard_counts_what_finance_watches(finance_client, webuddy_clien
 
     board = finance_client.get(reverse("admin:index")).context["board"]
 
-    assert board.pending_kyc == 1
-    assert (board.payouts_processing, board.payouts_failed) == (0, 0)
-    assert board.held_in_sessions == {"INR": D(120)}
-    assert board.held_in_escrows == {"USD": D(60)}
+    figures = {t.tenant.code: t for t in board.tenants}
+    assert set(figures) == {"webuddy", "tmr"}
+    assert (figures["tmr"].pending_kyc, figures["webuddy"].pending_kyc) == (1, 0)
+    assert (figures["webuddy"].payouts_processing, figures["webuddy"].payouts_failed) == (0, 0)
+    assert (figures["webuddy"].held_in_sessions, figures["tmr"].held_in_sessions) == ({"INR": D(120)}, {})
+    assert (figures["tmr"].held_in_escrows, figures["webuddy"].held_in_escrows) == ({"USD": D(60)}, {})
     assert board.last_reconcile.ok is True
 
 
 def test_an_api_key_deactivated_in_admin_stops_working(finance_client, finance_user):
-    key, raw = services.api_key_create(name="old partner", scope="tmr")
+    key, raw = services.api_key_create(name="old partner", tenant=Tenant.objects.get(code="tmr"))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
     assert client.post("/api/v1/wallet/escrow/cancel", {"order_id": "none"}, format="json").status_code == 404

@@ -67,8 +67,8 @@ def _insert_transaction(cursor, legs):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("legs", [[D("10"), D("-9")], [D("10")], []])
 def test_unbalanced_transaction_is_refused_at_commit(legs):
-    revenue = ledger.system_account_id(Account.System.PLATFORM_REVENUE, "INR", 0)
-    clearing = ledger.system_account_id(Account.System.GATEWAY_CLEARING, "INR", 0)
+    revenue = ledger.system_account_id("webuddy", Account.System.PLATFORM_REVENUE, "INR", 0)
+    clearing = ledger.system_account_id("webuddy", Account.System.GATEWAY_CLEARING, "INR", 0)
     accounts = [revenue, clearing]
 
     with pytest.raises(IntegrityError, match="unbalanced"):
@@ -81,8 +81,8 @@ def test_unbalanced_transaction_is_refused_at_commit(legs):
 
 @pytest.mark.django_db(transaction=True)
 def test_balanced_raw_transaction_commits():
-    revenue = ledger.system_account_id(Account.System.PLATFORM_REVENUE, "INR", 0)
-    clearing = ledger.system_account_id(Account.System.GATEWAY_CLEARING, "INR", 0)
+    revenue = ledger.system_account_id("webuddy", Account.System.PLATFORM_REVENUE, "INR", 0)
+    clearing = ledger.system_account_id("webuddy", Account.System.GATEWAY_CLEARING, "INR", 0)
 
     with transaction.atomic(), connection.cursor() as cursor:
         _insert_transaction(cursor, [(revenue, D("5")), (clearing, D("-5"))])
@@ -112,7 +112,7 @@ def test_posting_refuses_a_system_leg_in_another_currency():
             kind="raw",
             legs=[
                 ledger.Leg(account_id=wallet.id, currency="INR", amount=D("-5"), type="x"),
-                ledger.Leg(account_id=ledger.system_account_id("adjustments", "USD", 0), currency="INR", amount=D("5"), type="x", is_wallet=False),
+                ledger.Leg(account_id=ledger.system_account_id("tmr", "adjustments", "USD", 0), currency="INR", amount=D("5"), type="x", is_wallet=False),
             ],
         )
     wallet.refresh_from_db()
@@ -141,7 +141,7 @@ def test_a_wallet_leg_disguised_as_a_system_leg_is_refused():
             kind="raw",
             legs=[
                 ledger.Leg(account_id=wallet.id, currency="INR", amount=D("-5"), type="x", is_wallet=False),
-                ledger.Leg(account_id=ledger.system_account("adjustments", "INR"), currency="INR", amount=D("5"), type="x", is_wallet=False),
+                ledger.Leg(account_id=ledger.system_account("webuddy", "adjustments", "INR"), currency="INR", amount=D("5"), type="x", is_wallet=False),
             ],
         )
     wallet.refresh_from_db()
@@ -154,7 +154,7 @@ def test_a_wallet_leg_disguised_as_a_system_leg_is_refused():
 )
 def test_post_refuses_malformed_legs_before_touching_the_database(amounts, ledger_engine):
     legs = [
-        ledger.Leg(account_id=ledger.system_account("adjustments", "INR"), currency="INR", amount=a, type="x", is_wallet=False)
+        ledger.Leg(account_id=ledger.system_account("webuddy", "adjustments", "INR"), currency="INR", amount=a, type="x", is_wallet=False)
         for a in amounts
     ]
     with pytest.raises(ValueError):

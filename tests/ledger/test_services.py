@@ -49,7 +49,7 @@ def test_deposit_credits_the_wallet_from_gateway_clearing():
         (D("500.25"), "deposit", D("500.25")),
     ]
     assert legs[0].account.system_code == Account.System.GATEWAY_CLEARING
-    assert system_account_balance(code=Account.System.GATEWAY_CLEARING, currency="INR") == D("-500.25")
+    assert system_account_balance(tenant="webuddy", code=Account.System.GATEWAY_CLEARING, currency="INR") == D("-500.25")
     assert_ledger_invariants()
 
 
@@ -59,7 +59,7 @@ def test_withdraw_debits_available_balance_to_payout_clearing():
     services.wallet_withdraw(wallet=wallet, amount=D("40"))
 
     assert state(wallet) == (D("60"), D("0"))
-    assert system_account_balance(code=Account.System.PAYOUT_CLEARING, currency="INR") == D("40")
+    assert system_account_balance(tenant="webuddy", code=Account.System.PAYOUT_CLEARING, currency="INR") == D("40")
     assert_ledger_invariants()
 
 
@@ -268,7 +268,7 @@ def test_partial_capture_then_release_of_the_rest():
     assert (hold.status, hold.released, hold.remaining) == (Hold.Status.CAPTURED, D("50"), D("0"))
     assert state(buyer) == (D("100"), D("0"))
     assert state(seller) == (D("90"), D("0"))
-    assert system_account_balance(code="platform_revenue", currency="INR") == D("10")
+    assert system_account_balance(tenant="webuddy", code="platform_revenue", currency="INR") == D("10")
     assert_ledger_invariants()
 
 
@@ -399,7 +399,7 @@ def test_second_wallet_in_the_same_currency_is_refused():
 def test_unsupported_currency_is_refused():
     with pytest.raises(DomainError) as err:
         services.wallet_create(user=make_user(), currency="EUR")
-    assert err.value.code == ErrorCode.UNSUPPORTED_CURRENCY
+    assert err.value.code == ErrorCode.CURRENCY_NOT_SUPPORTED
 
 
 def test_a_hold_cannot_be_paid_to_its_own_wallet():
@@ -422,7 +422,7 @@ def test_adjustment_posts_against_the_adjustments_account_with_the_staff_user(di
 
     wallet.refresh_from_db()
     assert wallet.balance == balance and posted.balances[wallet.pk][0] == balance
-    assert system_account_balance(code=Account.System.ADJUSTMENTS, currency="INR") == adjustments
+    assert system_account_balance(tenant="webuddy", code=Account.System.ADJUSTMENTS, currency="INR") == adjustments
     txn = JournalTransaction.objects.get(pk=posted.transaction_id)
     assert (txn.kind, txn.created_by, txn.description, txn.metadata["reason"]) == ("adjustment", staff, "Adjustment: Goodwill", "Goodwill")
     assert set(Entry.objects.filter(transaction=txn).values_list("type", flat=True)) == {"adjustment"}

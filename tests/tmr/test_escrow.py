@@ -55,7 +55,7 @@ def test_freeze_release_pays_the_seller_135_of_150_and_the_platform_15(tmr_key_c
     buyer_wallet, seller_wallet = buyer.get("/api/v1/wallet").json(), seller.get("/api/v1/wallet").json()
     assert (buyer_wallet["balance"], buyer_wallet["frozen_balance"]) == (350, 0)
     assert (seller_wallet["balance"], seller_wallet["frozen_balance"]) == (135, 0)
-    assert system_account_balance(code=Account.System.PLATFORM_REVENUE, currency="USD") == D("15.00")
+    assert system_account_balance(tenant="tmr", code=Account.System.PLATFORM_REVENUE, currency="USD") == D("15.00")
     line = seller.get("/api/v1/wallet/transactions").json()["items"][0]
     assert (line["type"], line["amount"], line["description"], line["reference_type"], line["reference_id"]) == (
         "credit", 135, f"Order payout: {ORDER}", "order", ORDER,

@@ -17,6 +17,7 @@ ENDPOINTS = [
     ("get", "/v1/users/{user_id}", f"/v1/users/{ID}"),
     ("patch", "/v1/users/{user_id}", f"/v1/users/{ID}"),
     ("post", "/v1/wallet/recharge", "/v1/wallet/recharge"),
+    ("get", "/v1/wallet/recharge/{recharge_id}", f"/v1/wallet/recharge/{ID}"),
     ("get", "/v1/wallet/history", f"/v1/wallet/history?userId={ID}"),
     ("post", "/v1/sessions/start", "/v1/sessions/start"),
     ("post", "/v1/sessions/adjust", "/v1/sessions/adjust"),
@@ -24,6 +25,7 @@ ENDPOINTS = [
     ("get", "/v1/sessions/{session_id}", f"/v1/sessions/{ID}"),
     ("post", "/v1/payouts/manual", "/v1/payouts/manual"),
     ("post", "/v1/payouts/monthly", "/v1/payouts/monthly"),
+    ("get", "/v1/payouts/{payout_id}", f"/v1/payouts/{ID}"),
     ("post", "/v1/experts/bank-details", "/v1/experts/bank-details"),
     ("get", "/v1/experts/{expert_id}/bank-details", f"/v1/experts/{ID}/bank-details"),
 ]

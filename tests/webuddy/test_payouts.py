@@ -58,7 +58,7 @@ def test_manual_payout_is_paid_and_leaves_the_wallet(webuddy_client):
     assert wallet_of(webuddy_client, expert["id"]) == {
         "balance": 600, "heldBalance": 0, "availableBalance": 600, "currency": "INR", "status": "active"
     }
-    assert system_account_balance(code=Account.System.PAYOUT_CLEARING, currency="INR") == D(400)
+    assert system_account_balance(tenant="webuddy", code=Account.System.PAYOUT_CLEARING, currency="INR") == D(400)
 
 
 class FailingGateway(SimulatedGateway):
@@ -216,12 +216,12 @@ def test_run_monthly_payouts_pays_everyone_once_and_is_safe_to_rerun(webuddy_cli
 
     call_command("run_monthly_payouts", "--month", "2026-01", "--threshold", "100")
     first = capsys.readouterr().out
-    assert f"{paid['id']}" in first and "paid 800.00 in total" in first
+    assert f"{paid['id']}" in first and "paid 800.00 INR in total" in first
     assert Payout.objects.get().expert_id.hex == paid["id"].replace("-", "")
 
     call_command("run_monthly_payouts", "--month", "2026-01", "--threshold", "100")
     again = capsys.readouterr().out
-    assert "already_paid: 1" in again and "paid 0.00 in total" in again
+    assert "already_paid: 1" in again and "paid nothing" in again
     assert Payout.objects.count() == 1
     assert num(wallet_of(webuddy_client, paid["id"])["balance"]) == D(500)
     assert num(wallet_of(webuddy_client, small["id"])["balance"]) == D(550)

@@ -145,7 +145,7 @@ def test_end_charges_the_actual_fee_and_pays_the_expert(webuddy_client, actual, 
     assert body["endedAt"] is not None
     assert balances(webuddy_client, user) == (user_balance_after, D(0), user_balance_after)
     assert balances(webuddy_client, expert) == (D(actual) - fee, D(0), D(actual) - fee)
-    assert system_account_balance(code=Account.System.PLATFORM_REVENUE, currency="INR") == fee
+    assert system_account_balance(tenant="webuddy", code=Account.System.PLATFORM_REVENUE, currency="INR") == fee
 
 
 def test_deferred_fee_may_take_the_balance_below_zero_within_max_credits(webuddy_client):

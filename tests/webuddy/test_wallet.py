@@ -34,7 +34,7 @@ def test_recharge_with_the_simulated_gateway_credits_at_once(webuddy_client, met
     assert b'"amount":500.00' in response.content
     recharge_row = Recharge.objects.get(pk=body["id"])
     assert recharge_row.transaction_id is not None and recharge_row.provider_payment_id
-    assert system_account_balance(code=Account.System.GATEWAY_CLEARING, currency="INR") == D(-500)
+    assert system_account_balance(tenant="webuddy", code=Account.System.GATEWAY_CLEARING, currency="INR") == D(-500)
     assert_ledger_invariants()
 
 

@@ -6,18 +6,20 @@ import threading
 import time
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from rest_framework import authentication, exceptions, permissions
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from wallets.crypto import API_KEY_PREFIX as KEY_PREFIX
 from wallets.crypto import api_key_hash as hash_key
-from wallets.models import ApiKey
+from wallets.models import ApiKey, Tenant
 
 KEYWORD = "Api-Key"
 
 
 class ApiClient:
-    """The principal of a request made with an API key."""
+    """The principal of a request made with an API key: a service of one tenant, speaking its dialect."""
 
     is_authenticated = True
     is_anonymous = False
@@ -25,7 +27,8 @@ class ApiClient:
 
     def __init__(self, key: ApiKey):
         self.key = key
-        self.scope = key.scope
+        self.tenant = key.tenant
+        self.scope = key.tenant.dialect
         self.pk = f"key:{key.pk}"
 
     def __str__(self) -> str:
@@ -79,7 +82,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("The API key is malformed.")
         key = _keys.get(parts[1])
         if key is None:
-            key = ApiKey.objects.filter(prefix=parts[1], is_active=True).first()
+            key = ApiKey.objects.select_related("tenant").filter(prefix=parts[1], is_active=True).first()
             if key is not None and settings.AUTH_CACHE_SECONDS:
                 _keys.put(parts[1], key)
         if key is None or not hmac.compare_digest(key.key_hash, hash_key(raw)):
@@ -91,16 +94,28 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class CachedJWTAuthentication(JWTAuthentication):
-    """simplejwt's authentication, with the user row cached for AUTH_CACHE_SECONDS."""
+    """simplejwt's authentication, with the user row (and its tenant) cached for AUTH_CACHE_SECONDS."""
 
     def get_user(self, validated_token):
-        user_id = validated_token.get("user_id")
+        user_id = validated_token.get(jwt_settings.USER_ID_CLAIM)
+        if user_id is None:
+            raise exceptions.AuthenticationFailed("The token names no user.")
         user = _users.get(user_id)
         if user is None:
-            user = super().get_user(validated_token)
+            try:
+                user = self.user_model.objects.select_related("tenant").get(pk=user_id)
+            except (self.user_model.DoesNotExist, ValueError, ValidationError):
+                raise exceptions.AuthenticationFailed("The user of this token does not exist.") from None
+            if not user.is_active:
+                raise exceptions.AuthenticationFailed("The user of this token is inactive.")
             if settings.AUTH_CACHE_SECONDS:
                 _users.put(user_id, user)
         return user
+
+
+def request_tenant(request) -> Tenant:
+    """The tenant the caller acts for: its API key's, or the signed-in user's."""
+    return request.user.tenant
 
 
 def principal_id(request) -> str:
@@ -126,11 +141,21 @@ class TmrScope(_ScopePermission):
     scope = ApiKey.Scope.TMR
 
 
+def is_end_user(user) -> bool:
+    """A TMR Land user (one of a `tmr`-dialect tenant), not staff and not an API key."""
+    return (
+        user is not None
+        and not isinstance(user, ApiClient)
+        and user.is_authenticated
+        and user.tenant_id is not None
+        and user.tenant.dialect == Tenant.Dialect.TMR
+    )
+
+
 class IsEndUser(permissions.BasePermission):
-    """A person signed in with a JWT (not an API key)."""
+    """A person signed in with a JWT (not an API key) who uses a TMR Land wallet."""
 
     message = "This endpoint is for signed-in users."
 
     def has_permission(self, request, view):
-        user = request.user
-        return user is not None and user.is_authenticated and not isinstance(user, ApiClient)
+        return is_end_user(request.user)

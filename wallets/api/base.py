@@ -1,6 +1,8 @@
-"""The base view of both dialects: DRF's APIView with `Idempotency-Key` honoured on POST and PATCH."""
+"""The base views of both dialects: DRF's APIView with `Idempotency-Key` honoured on POST and PATCH,
+and the principal each dialect's endpoints are for (shared by every app's API modules)."""
 from rest_framework.views import APIView
 
+from wallets.api.auth import IsEndUser, TmrScope, WebuddyScope
 from wallets.api.idempotency import HEADER, METHODS, run_idempotent
 
 
@@ -28,3 +30,24 @@ class ApiView(APIView):
             response = self.handle_exception(exc)
         self.response = self.finalize_response(request, response, *args, **kwargs)
         return self.response
+
+
+class WebuddyView(ApiView):
+    """`/v1`: a partner backend with an API key of a `webuddy`-dialect tenant."""
+
+    permission_classes = [WebuddyScope]
+    schema_auth = [{"ApiKey": []}]
+
+
+class TmrKeyView(ApiView):
+    """`/api/v1/wallet/escrow/...`: the orders service with an API key of a `tmr`-dialect tenant."""
+
+    permission_classes = [TmrScope]
+    schema_auth = [{"ApiKey": []}]
+
+
+class UserView(ApiView):
+    """`/api/v1/wallet...`: a TMR Land user signed in with a JWT."""
+
+    permission_classes = [IsEndUser]
+    schema_auth = [{"jwtAuth": []}]

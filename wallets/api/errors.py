@@ -11,6 +11,7 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from wallets.api.rendering import PayloadTooLarge
 from wallets.errors import DomainError, ErrorCode
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,8 @@ def exception_handler(exc, context):
         return Response(error_body(ErrorCode.METHOD_NOT_ALLOWED, str(exc.detail)), status=405)
     if isinstance(exc, exceptions.UnsupportedMediaType):
         return Response(error_body(ErrorCode.UNSUPPORTED_MEDIA_TYPE, str(exc.detail)), status=415)
+    if isinstance(exc, PayloadTooLarge):
+        return Response(error_body(ErrorCode.PAYLOAD_TOO_LARGE, str(exc.detail)), status=413)
     if isinstance(exc, exceptions.Throttled):
         if exc.wait is not None:
             headers["Retry-After"] = str(math.ceil(exc.wait))

@@ -39,12 +39,10 @@ def _canonical(value):
 
 
 def request_fingerprint(request) -> str:
-    raw = request._request.body or b""
-    try:
-        parsed = json.loads(raw, parse_float=Decimal, parse_constant=Decimal)
-        canonical = json.dumps(_canonical(parsed), sort_keys=True, ensure_ascii=False).encode()
-    except (ValueError, UnicodeDecodeError):
-        canonical = raw
+    """Method, path and body by value. The body is the one the parser already read and checked
+    (size, nesting), never parsed a second time; a body that is not JSON fails that parser first."""
+    body = request.data
+    canonical = json.dumps(_canonical(body), sort_keys=True, ensure_ascii=False, default=str).encode()
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.get_full_path().encode(), canonical):
         digest.update(part)
@@ -69,10 +67,10 @@ def _replay(record: IdempotencyRecord) -> HttpResponse:
 
 def run_idempotent(view, request, key: str, call):
     """Run `call()` (which returns a finalized, unrendered DRF response) at most once per key."""
-    if not key or len(key) > MAX_KEY_LENGTH:
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise DomainError(
             ErrorCode.IDEMPOTENCY_KEY_INVALID,
-            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.",
+            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.",
         )
     client = principal_id(request)
     fingerprint = request_fingerprint(request)

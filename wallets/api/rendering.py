@@ -1,14 +1,26 @@
 """JSON in and out with exact decimals: amounts arrive as `Decimal` (never float) and leave as JSON
-numbers written digit for digit (`2450.00`, not `2450.0`)."""
+numbers written digit for digit (`2450.00`, not `2450.0`).
+
+A request body is read once, here: at most API_MAX_BODY_BYTES (413 `payload_too_large` beyond) and
+nested at most MAX_JSON_DEPTH levels (a clean client error at any depth), before anything else
+looks at it."""
 import json
 from decimal import Decimal
 
 import simplejson
 from django.conf import settings
-from rest_framework.exceptions import ParseError
+from rest_framework import status
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
+
+from wallets.validation import MAX_JSON_DEPTH, json_depth_check
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
 
 
 class DecimalJSONParser(JSONParser):
@@ -18,11 +30,21 @@ class DecimalJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        limit = settings.API_MAX_BODY_BYTES
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
         try:
-            text = stream.read().decode(encoding)
-            return json.loads(text, parse_float=Decimal, parse_constant=Decimal)
+            parsed = json.loads(raw.decode(encoding), parse_float=Decimal, parse_constant=Decimal)
+        except RecursionError:
+            raise ParseError(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"The request body is not valid JSON: {exc}") from None
+        try:
+            json_depth_check(parsed)
+        except ValueError:
+            raise ParseError(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.") from None
+        return parsed
 
 
 _drf_encoder = JSONEncoder()

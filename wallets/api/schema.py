@@ -84,3 +84,8 @@ IDEMPOTENCY_ERRORS = (
     ErrorCode.IDEMPOTENCY_KEY_IN_USE,
     ErrorCode.IDEMPOTENCY_KEY_INVALID,
 )
+
+
+def tmr_errors(*codes: ErrorCode, authenticated: bool = True) -> dict:
+    """`error_responses` of the TMR Land dialect (validation errors 422)."""
+    return error_responses(*codes, dialect="tmr", authenticated=authenticated)

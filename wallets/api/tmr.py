@@ -1,5 +1,6 @@
 """TMR Land dialect (`/api/v1/...`, snake_case): sign-up and tokens, the user's USD/USDC wallet and
-its transactions (JWT), and order escrow for the orders service (Api-Key scope `tmr`)."""
+its transactions (JWT), and order escrow for the orders service (Api-Key of a `tmr`-dialect tenant;
+users and orders are looked up within the key's tenant)."""
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -9,22 +10,20 @@ from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from wallets import services
-from wallets.api.auth import IsEndUser, TmrScope
-from wallets.api.base import ApiView
-from wallets.api.fields import AmountField
-from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
-from wallets.errors import DomainError, ErrorCode
+from wallets.api.auth import is_end_user, request_tenant
+from wallets.api.base import ApiView, TmrKeyView, UserView
+from wallets.api.fields import AmountField, IdField, QueryIntegerField
+from wallets.api.filters import ENTRY_TYPES
+from wallets.api.schema import IDEMPOTENCY_ERRORS, tmr_errors
+from wallets.errors import ErrorCode
 from wallets.models import Account, Entry, Escrow
 from wallets.money import parse_amount
-from wallets.selectors import statement_line, wallet_statement
+from wallets.selectors import wallet_history
+from wallets.tenants import tenant_end_users
 
 E = ErrorCode
 CURRENCIES = ["USD", "USDC"]
-TYPES = ["deposit", "withdrawal", "freeze", "unfreeze", "debit", "credit", "fee", "refund", "adjustment"]
-
-
-def tmr_errors(*codes, authenticated=True):
-    return error_responses(*codes, dialect="tmr", authenticated=authenticated)
+TYPES = ENTRY_TYPES
 
 
 # Auth
@@ -75,7 +74,7 @@ class RegisterView(AnonymousView):
     def post(self, request):
         data = CredentialsIn(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.user_register(**data.validated_data)
+        user = services.user_register(tenant=tenant_end_users(), **data.validated_data)
         return Response({"id": str(user.id), "username": user.username}, status=status.HTTP_201_CREATED)
 
 
@@ -98,6 +97,8 @@ class TokenView(AnonymousView):
         if wait:
             raise exceptions.Throttled(wait=wait)
         user = authenticate(request._request, username=username, password=data.validated_data["password"])
+        if user is not None and not is_end_user(user):
+            user = None  # staff and WeBuddy users do not sign in to the TMR Land wallet
         if user is None:
             services.login_failure_record(username=username, ip=ip)
             raise exceptions.AuthenticationFailed("The username or password is wrong.")
@@ -152,11 +153,6 @@ class MoneyIn(serializers.Serializer):
         return attrs
 
 
-class UserView(ApiView):
-    permission_classes = [IsEndUser]
-    schema_auth = [{"jwtAuth": []}]
-
-
 def _wallet_response(wallet: Account, posted=None) -> Response:
     if posted is None:
         wallet.refresh_from_db()
@@ -176,7 +172,10 @@ class WalletView(UserView):
     def get(self, request):
         query = CurrencyQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(WalletOut(services.user_wallet(user_id=request.user.pk, currency=query.validated_data["currency"])).data)
+        wallet = services.user_wallet(
+            tenant=request_tenant(request), user_id=request.user.pk, currency=query.validated_data["currency"]
+        )
+        return Response(WalletOut(wallet).data)
 
 
 class ChargeView(UserView):
@@ -184,7 +183,10 @@ class ChargeView(UserView):
         tags=["TMR Land: wallet"],
         summary="Add funds (a simulated deposit); a USDC wallet is opened by its first charge",
         request=MoneyIn,
-        responses={200: WalletOut, **tmr_errors(E.VALIDATION_ERROR, E.MALFORMED_JSON, E.WALLET_SUSPENDED, *IDEMPOTENCY_ERRORS)},
+        responses={
+            200: WalletOut,
+            **tmr_errors(E.VALIDATION_ERROR, E.MALFORMED_JSON, E.WALLET_SUSPENDED, E.CURRENCY_NOT_SUPPORTED, *IDEMPOTENCY_ERRORS),
+        },
     )
     def post(self, request):
         data = MoneyIn(data=request.data)
@@ -208,7 +210,9 @@ class WithdrawView(UserView):
     def post(self, request):
         data = MoneyIn(data=request.data)
         data.is_valid(raise_exception=True)
-        wallet = services.user_wallet(user_id=request.user.pk, currency=data.validated_data["currency"])
+        wallet = services.user_wallet(
+            tenant=request_tenant(request), user_id=request.user.pk, currency=data.validated_data["currency"]
+        )
         posted = services.wallet_withdraw(wallet=wallet, amount=data.validated_data["amount"], description="Withdrawal")
         return _wallet_response(wallet, posted)
 
@@ -231,8 +235,8 @@ class TransactionsOut(serializers.Serializer):
 
 
 class TransactionsQuery(serializers.Serializer):
-    offset = serializers.IntegerField(required=False, default=0, min_value=0)
-    limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
+    offset = QueryIntegerField(required=False, default=0, min_value=0)
+    limit = QueryIntegerField(required=False, default=20, min_value=1, max_value=100)
     type = serializers.ChoiceField(choices=TYPES, required=False)
     currency = serializers.ChoiceField(choices=CURRENCIES, required=False)
 
@@ -248,17 +252,12 @@ class TransactionsView(UserView):
         query = TransactionsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
-        wallets = Account.objects.filter(kind=Account.Kind.WALLET, user=request.user)
-        entries = Entry.objects.all()
+        wallets = Account.objects.filter(kind=Account.Kind.WALLET, tenant=request_tenant(request), user=request.user)
         if "currency" in q:
             wallets = wallets.filter(currency=q["currency"])
-        if "type" in q:
-            entries = entries.filter(type=q["type"])
-        lines = wallet_statement(wallets=wallets, entries=entries)
-        rows = [statement_line(row) for row in lines[q["offset"] : q["offset"] + q["limit"]]]
-        # Unfiltered, the wallets' own line counters answer without counting their entries.
-        total = lines.count() if "type" in q else sum(wallets.values_list("statement_lines", flat=True))
-        return Response({"items": TransactionOut(rows, many=True).data, "total": total})
+        entries = Entry.objects.filter(type=q["type"]) if "type" in q else None
+        history = wallet_history(wallets=list(wallets), entries=entries, offset=q["offset"], limit=q["limit"])
+        return Response({"items": TransactionOut(history.lines, many=True).data, "total": history.total})
 
 
 # Escrow, for the orders service
@@ -278,29 +277,24 @@ class EscrowOut(serializers.Serializer):
 
 
 class FreezeIn(MoneyIn):
-    user_id = serializers.UUIDField()
+    user_id = IdField()
     order_id = serializers.CharField(max_length=64)
 
 
 class ReleaseIn(serializers.Serializer):
     order_id = serializers.CharField(max_length=64)
-    payee_id = serializers.UUIDField()
+    payee_id = IdField()
 
 
 class CancelIn(serializers.Serializer):
     order_id = serializers.CharField(max_length=64)
 
 
-class EscrowView(ApiView):
-    permission_classes = [TmrScope]
-    schema_auth = [{"ApiKey": []}]
-
-
 ESCROW_TAGS = ["TMR Land: escrow (orders service)"]
 COMMON = (E.VALIDATION_ERROR, E.MALFORMED_JSON, *IDEMPOTENCY_ERRORS)
 
 
-class FreezeView(EscrowView):
+class FreezeView(TmrKeyView):
     @extend_schema(
         tags=ESCROW_TAGS,
         summary="Freeze an order's amount on the buyer's wallet",
@@ -313,11 +307,11 @@ class FreezeView(EscrowView):
     def post(self, request):
         data = FreezeIn(data=request.data)
         data.is_valid(raise_exception=True)
-        escrow = services.escrow_freeze(**data.validated_data)
+        escrow = services.escrow_freeze(tenant=request_tenant(request), **data.validated_data)
         return Response(EscrowOut(escrow).data, status=status.HTTP_201_CREATED)
 
 
-class ReleaseView(EscrowView):
+class ReleaseView(TmrKeyView):
     @extend_schema(
         tags=ESCROW_TAGS,
         summary="Release a frozen order to the payee, less the platform fee",
@@ -327,11 +321,11 @@ class ReleaseView(EscrowView):
     def post(self, request):
         data = ReleaseIn(data=request.data)
         data.is_valid(raise_exception=True)
-        escrow = services.escrow_release(**data.validated_data)
+        escrow = services.escrow_release(tenant=request_tenant(request), **data.validated_data)
         return Response(EscrowOut(escrow).data)
 
 
-class CancelView(EscrowView):
+class CancelView(TmrKeyView):
     @extend_schema(
         tags=ESCROW_TAGS,
         summary="Cancel a frozen order: the amount goes back to the buyer",
@@ -341,4 +335,4 @@ class CancelView(EscrowView):
     def post(self, request):
         data = CancelIn(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(EscrowOut(services.escrow_cancel(**data.validated_data)).data)
+        return Response(EscrowOut(services.escrow_cancel(tenant=request_tenant(request), **data.validated_data)).data)

@@ -1,44 +1,36 @@
-"""WeBuddy dialect (`/v1`, camelCase, Api-Key scope `webuddy`): users, recharge, history."""
+"""WeBuddy dialect (`/v1`, camelCase, Api-Key of a `webuddy`-dialect tenant): users, recharge,
+history. Every id is looked up within the key's tenant."""
 import math
-import uuid
 
-import django_filters
-from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from wallets import services
-from wallets.api.auth import WebuddyScope
-from wallets.api.base import ApiView
-from wallets.api.fields import AmountField
+from wallets.api.auth import request_tenant
+from wallets.api.base import WebuddyView
+from wallets.api.fields import AmountField, QueryIntegerField
+from wallets.api.filters import ENTRY_TYPES, StatementFilter
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
 from wallets.errors import DomainError, ErrorCode
-from wallets.models import Account, Entry, User
-from wallets.selectors import statement_line, wallet_statement
+from wallets.models import Account, Entry, Recharge, Tenant, User
+from wallets.selectors import wallet_history
+from wallets.validation import parse_id
 
 E = ErrorCode
 TAGS = ["WeBuddy: users and wallet"]
 
 
-def parse_id(value, code: ErrorCode, message: str) -> uuid.UUID:
-    """An id from a path or body; anything that is not one of ours is simply not found."""
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError):
-        raise DomainError(code, message) from None
-
-
-def find_user(user_id) -> User:
-    user = User.objects.filter(pk=parse_id(user_id, E.USER_NOT_FOUND, "No such user.")).first()
+def find_user(tenant: Tenant, user_id) -> User:
+    """The tenant's user, or 404 `user_not_found` (also for another tenant's user)."""
+    user = (
+        User.objects.select_related("tenant")
+        .filter(pk=parse_id(user_id, E.USER_NOT_FOUND, "No such user."), tenant=tenant)
+        .first()
+    )
     if user is None:
         raise DomainError(E.USER_NOT_FOUND, "No such user.")
     return user
-
-
-class WebuddyView(ApiView):
-    permission_classes = [WebuddyScope]
-    schema_auth = [{"ApiKey": []}]
 
 
 # Serializers
@@ -56,8 +48,8 @@ class UserOut(serializers.Serializer):
     id = serializers.UUIDField()
     phoneNumber = serializers.CharField(source="phone_number", help_text="E.164")
     name = serializers.CharField()
-    max_credits = AmountField(currency_source="webuddy_currency", help_text="The user's credit limit.")
-    settings = serializers.JSONField()
+    max_credits = AmountField(currency_source="wallet_currency", help_text="The user's credit limit.")
+    settings = serializers.JSONField(help_text="The client's own JSON object, returned exactly as stored.")
     wallet = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
@@ -65,7 +57,7 @@ class UserOut(serializers.Serializer):
     @extend_schema(responses=WalletSummaryOut)
     def get_wallet(self, user) -> dict | None:
         wallet = Account.objects.filter(
-            kind=Account.Kind.WALLET, user=user, currency=settings.WEBUDDY_CURRENCY
+            kind=Account.Kind.WALLET, tenant_id=user.tenant_id, user=user, currency=user.wallet_currency
         ).first()
         return None if wallet is None else WalletSummaryOut(wallet).data
 
@@ -85,7 +77,7 @@ class UserPatchIn(serializers.Serializer):
 
 
 def render_user(user: User) -> dict:
-    user.webuddy_currency = settings.WEBUDDY_CURRENCY
+    user.wallet_currency = user.tenant.default_currency
     return UserOut(user).data
 
 
@@ -104,7 +96,8 @@ class UsersView(WebuddyView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         user = services.user_create(
-            phone_number=v["phoneNumber"], name=v.get("name", ""), max_credits=v.get("max_credits", 0), settings_=v.get("settings")
+            tenant=request_tenant(request), phone_number=v["phoneNumber"], name=v.get("name", ""),
+            max_credits=v.get("max_credits", 0), settings_=v.get("settings"),
         )
         return Response(render_user(user), status=status.HTTP_201_CREATED)
 
@@ -112,7 +105,7 @@ class UsersView(WebuddyView):
 class UserDetailView(WebuddyView):
     @extend_schema(tags=TAGS, summary="Get a user", responses={200: UserOut, **error_responses(E.USER_NOT_FOUND, dialect="webuddy")})
     def get(self, request, user_id):
-        return Response(render_user(find_user(user_id)))
+        return Response(render_user(find_user(request_tenant(request), user_id)))
 
     @extend_schema(
         tags=TAGS,
@@ -127,7 +120,7 @@ class UserDetailView(WebuddyView):
         },
     )
     def patch(self, request, user_id):
-        user = find_user(user_id)
+        user = find_user(request_tenant(request), user_id)
         data = UserPatchIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -183,32 +176,38 @@ class RechargeView(WebuddyView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         recharge, client_data = services.recharge_create(
+            tenant=request_tenant(request),
             user_id=parse_id(v["userId"], E.USER_NOT_FOUND, "No such user."),
             amount=v["amount"],
             payment_method=v["paymentMethod"],
         )
         recharge.account.refresh_from_db()
-        recharge.client_data = client_data
-        body = RechargeOut(recharge).data
-        if not client_data:
-            body.pop("checkout")
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(render_recharge(recharge, client_data), status=status.HTTP_201_CREATED)
 
 
-class HistoryFilter(django_filters.FilterSet):
-    type = django_filters.ChoiceFilter(
-        field_name="type",
-        choices=[(t, t) for t in ("deposit", "withdrawal", "freeze", "unfreeze", "debit", "credit", "fee", "refund", "adjustment")],
+def render_recharge(recharge: Recharge, client_data: dict | None = None) -> dict:
+    recharge.client_data = client_data or {}
+    body = RechargeOut(recharge).data
+    if not client_data:
+        body.pop("checkout")
+    return body
+
+
+class RechargeDetailView(WebuddyView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Get a recharge",
+        responses={200: RechargeOut, **error_responses(E.RECHARGE_NOT_FOUND, dialect="webuddy")},
     )
-    from_ = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    to = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
-
-    class Meta:
-        model = Entry
-        fields = ["type"]
-
-
-HistoryFilter.base_filters["from"] = HistoryFilter.base_filters.pop("from_")
+    def get(self, request, recharge_id):
+        recharge = (
+            Recharge.objects.select_related("account")
+            .filter(pk=parse_id(recharge_id, E.RECHARGE_NOT_FOUND, "No such recharge."), account__tenant=request_tenant(request))
+            .first()
+        )
+        if recharge is None:
+            raise DomainError(E.RECHARGE_NOT_FOUND, "No such recharge.")
+        return Response(render_recharge(recharge))
 
 
 class HistoryItemOut(serializers.Serializer):
@@ -234,8 +233,8 @@ class HistoryOut(serializers.Serializer):
 
 class HistoryQuery(serializers.Serializer):
     userId = serializers.CharField()
-    page = serializers.IntegerField(required=False, default=1, min_value=1)
-    pageSize = serializers.IntegerField(required=False, default=10, min_value=1, max_value=100)
+    page = QueryIntegerField(required=False, default=1, min_value=1)
+    pageSize = QueryIntegerField(required=False, default=10, min_value=1, max_value=100)
 
 
 class HistoryView(WebuddyView):
@@ -244,7 +243,7 @@ class HistoryView(WebuddyView):
         summary="A wallet's transaction history, newest first",
         parameters=[
             HistoryQuery,
-            OpenApiParameter("type", str, enum=list(dict(HistoryFilter.base_filters["type"].extra["choices"]))),
+            OpenApiParameter("type", str, enum=ENTRY_TYPES),
             OpenApiParameter("from", str, description="ISO-8601 time, inclusive"),
             OpenApiParameter("to", str, description="ISO-8601 time, inclusive"),
         ],
@@ -254,25 +253,23 @@ class HistoryView(WebuddyView):
         query = HistoryQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
-        wallet = services.webuddy_wallet(user_id=parse_id(q["userId"], E.USER_NOT_FOUND, "No such user."))
-        filtered = any(request.query_params.get(name) for name in ("type", "from", "to"))
+        wallet = services.webuddy_wallet(
+            tenant=request_tenant(request), user_id=parse_id(q["userId"], E.USER_NOT_FOUND, "No such user.")
+        )
         entries = None
-        if filtered:
-            filters = HistoryFilter(request.query_params, queryset=Entry.objects.all())
+        if any(request.query_params.get(name) for name in ("type", "from", "to")):
+            filters = StatementFilter(request.query_params, queryset=Entry.objects.all())
             if not filters.is_valid():
                 raise serializers.ValidationError({k: [str(m) for m in v] for k, v in filters.errors.items()})
             entries = filters.qs
-        lines = wallet_statement(wallet=wallet, entries=entries)
         page, size = q["page"], q["pageSize"]
-        # Unfiltered, the wallet's own line counter answers the total without counting entries.
-        total = lines.count() if filtered else wallet.statement_lines
-        rows = [statement_line({**row, "currency": wallet.currency}) for row in lines[(page - 1) * size : page * size]]
+        history = wallet_history(wallets=[wallet], entries=entries, offset=(page - 1) * size, limit=size)
         return Response(
             {
-                "items": HistoryItemOut(rows, many=True).data,
+                "items": HistoryItemOut(history.lines, many=True).data,
                 "page": page,
                 "pageSize": size,
-                "total": total,
-                "totalPages": math.ceil(total / size),
+                "total": history.total,
+                "totalPages": math.ceil(history.total / size),
             }
         )

@@ -1,53 +1,18 @@
-"""`python manage.py run_monthly_payouts --month YYYY-MM [--threshold N] [--dry-run]`
+"""`python manage.py run_monthly_payouts --month YYYY-MM [--threshold N] [--tenant CODE] [--dry-run]`
 
 Pays every expert with a primary bank account their balance at the end of the month (capped by what
-is available now), each expert in a transaction of their own. Safe to re-run: an expert already paid
-for the month is skipped. Ends with a summary table.
+is available now), each expert in a transaction of their own, in every WeBuddy-dialect tenant (or
+one). Safe to re-run: an expert already paid for the month is skipped. Ends with a summary table.
 """
 from collections import Counter
-from decimal import Decimal, InvalidOperation
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from experts.models import BankDetail
-from payouts.models import Payout
-from payouts.services import MonthlyQuote, ended_month_end, monthly_payout_quote, payout_request_monthly
-from wallets.errors import DomainError, ErrorCode
-from wallets.money import parse_amount
-
-
-def monthly_run(*, month: str, threshold=None, dry_run: bool = False) -> list[dict]:
-    """One row per expert: what was (or, dry, would be) paid, or why not."""
-    ended_month_end(month)
-    currency = settings.WEBUDDY_CURRENCY
-    limit = None if threshold is None else parse_amount(threshold, currency, field="threshold", allow_zero=True)
-    rows = []
-    expert_ids = (
-        BankDetail.objects.filter(is_primary=True).order_by("expert_id").values_list("expert_id", flat=True).distinct()
-    )
-    for expert_id in expert_ids:
-        row = {"expert": str(expert_id), "amount": None, "result": "", "payout": None}
-        try:
-            if dry_run:
-                quote = monthly_payout_quote(expert_id=expert_id, month=month, threshold=limit)
-                exists = Payout.objects.filter(expert_id=expert_id, kind=Payout.Kind.MONTHLY, month=month).exclude(
-                    status__in=[Payout.Status.FAILED, Payout.Status.CANCELLED]
-                ).exists()
-                row["amount"] = quote.amount
-                row["result"] = "already_paid" if exists else ("would_pay" if quote.payable else "below_threshold")
-            else:
-                result = payout_request_monthly(expert_id=expert_id, month=month, threshold=limit)
-                if isinstance(result, MonthlyQuote):
-                    row.update(amount=result.amount, result="below_threshold")
-                else:
-                    row.update(amount=result.amount, result=result.status, payout=str(result.id))
-        except DomainError as exc:
-            if exc.code == ErrorCode.MONTH_NOT_ENDED:
-                raise
-            row["result"] = "already_paid" if exc.code == ErrorCode.PAYOUT_ALREADY_EXISTS else exc.code.value
-        rows.append(row)
-    return rows
+from payouts.services import monthly_run
+from wallets.errors import DomainError
+from wallets.models import Tenant
+from wallets.money import as_currency
+from wallets.validation import parse_ascii_decimal
 
 
 class Command(BaseCommand):
@@ -56,25 +21,30 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--month", required=True, help="YYYY-MM, a month that has ended")
         parser.add_argument("--threshold", default=None, help="pay only amounts of at least this much")
+        parser.add_argument("--tenant", default=None, help="only this tenant's experts (default: every WeBuddy-dialect tenant)")
         parser.add_argument("--dry-run", action="store_true", help="show what would be paid; change nothing")
 
-    def handle(self, *args, month, threshold, dry_run, **options):
+    def handle(self, *args, month, threshold, tenant, dry_run, **options):
         try:
-            limit = None if threshold is None else Decimal(threshold)
-        except InvalidOperation:
-            raise CommandError("--threshold must be a number") from None
-        try:
-            rows = monthly_run(month=month, threshold=limit, dry_run=dry_run)
+            limit = None if threshold is None else parse_ascii_decimal(threshold, field="threshold")
+            only = None if tenant is None else Tenant.objects.filter(code=tenant, dialect=Tenant.Dialect.WEBUDDY).first()
+            if tenant is not None and only is None:
+                raise CommandError(f"--tenant {tenant!r} is not a WeBuddy-dialect tenant")
+            rows = monthly_run(month=month, threshold=limit, dry_run=dry_run, tenant=only)
         except DomainError as exc:
             raise CommandError(exc.message) from None
-        self.stdout.write(f"{'expert':38} {'amount':>16}  result")
+        self.stdout.write(f"{'tenant':10} {'expert':38} {'amount':>16}  result")
         for row in rows:
-            amount = "" if row["amount"] is None else f"{row['amount']:.2f}"
-            self.stdout.write(f"{row['expert']:38} {amount:>16}  {row['result']}")
+            amount = "" if row["amount"] is None else f"{as_currency(row['amount'], row['currency'])} {row['currency']}"
+            self.stdout.write(f"{row['tenant']:10} {row['expert']:38} {amount:>16}  {row['result']}")
         counts = Counter(row["result"] for row in rows)
-        total = sum((row["amount"] or 0) for row in rows if row["result"] in ("paid", "processing", "would_pay"))
+        totals: dict[str, object] = {}
+        for row in rows:
+            if row["result"] in ("paid", "processing", "would_pay"):
+                totals[row["currency"]] = totals.get(row["currency"], 0) + row["amount"]
         label = "would pay" if dry_run else "paid"
+        paid = ", ".join(f"{as_currency(total, currency)} {currency}" for currency, total in sorted(totals.items()))
         self.stdout.write(
-            f"{'DRY RUN: ' if dry_run else ''}{len(rows)} expert(s); {label} {total:.2f} in total; "
+            f"{'DRY RUN: ' if dry_run else ''}{len(rows)} expert(s); {label} {paid + ' in total' if paid else 'nothing'}; "
             + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
         )

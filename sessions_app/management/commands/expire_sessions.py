@@ -10,9 +10,9 @@ UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def parse_age(text: str) -> timedelta:
-    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    match = re.fullmatch(r"([0-9]{1,6})([smhd])", text.strip())
     if not match:
-        raise CommandError("--older-than takes a number and a unit: 90m, 6h, 2d.")
+        raise CommandError("--older-than takes a number (digits 0-9, up to 6) and a unit: 90m, 6h, 2d.")
     return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
 
 

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from django.contrib.auth.models import Group
 
-from wallets.models import ApiKey, User
+from wallets.models import ApiKey, Tenant, User
 from wallets.roles import FINANCE_GROUP
 from wallets.services import api_key_create
 
@@ -48,7 +48,7 @@ class Command(BaseCommand):
         for scope in ApiKey.Scope.values:
             key = ApiKey.objects.filter(prefix=saved.get(f"{scope}_key_prefix", ""), is_active=True).first()
             if key is None:
-                key, raw = api_key_create(name=f"local {scope}", scope=scope)
+                key, raw = api_key_create(name=f"local {scope}", tenant=Tenant.objects.get(code=scope))
                 saved.update({f"{scope}_key_prefix": key.prefix, f"{scope}_key": raw})
         CREDENTIALS.parent.mkdir(parents=True, exist_ok=True)
         CREDENTIALS.write_text(json.dumps(saved, indent=2))
@@ -62,8 +62,8 @@ class Command(BaseCommand):
                     f"  Back office as Finance staff: {address}/admin/   user: finance   password: {saved['finance_password']}",
                     f"  API docs: {address}/api/docs/",
                     f"  Health:   {address}/healthz",
-                    f"  WeBuddy API key (scope webuddy, for /v1): {saved['webuddy_key']}",
-                    f"  TMR API key (scope tmr, for escrow calls): {saved['tmr_key']}",
+                    f"  WeBuddy API key (tenant webuddy, for /v1): {saved['webuddy_key']}",
+                    f"  TMR Land API key (tenant tmr, for escrow calls): {saved['tmr_key']}",
                     "  Keys and login are kept in var/dev-credentials.json; the README walks through both APIs.",
                     "",
                 ]
