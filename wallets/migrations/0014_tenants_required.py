@@ -5,6 +5,7 @@ On PostgreSQL a wallet's (user, tenant) must be a user's (id, tenant): a wallet 
 owner's marketplace. `ledger_post` is replaced by the version in `wallets/sql/ledger_post.sql`,
 which also refuses a posting whose accounts belong to more than one tenant.
 """
+import importlib
 from pathlib import Path
 
 import django.db.models.deletion
@@ -29,6 +30,8 @@ def forward_sql(apps, schema_editor):
 def backward_sql(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute("ALTER TABLE wallets_account DROP CONSTRAINT IF EXISTS account_wallet_owner_tenant_fk;", params=None)
+        previous = importlib.import_module("wallets.migrations.0009_statement_lines_and_covering_index")
+        schema_editor.execute(previous.FUNCTION, params=None)
 
 
 class Migration(migrations.Migration):
