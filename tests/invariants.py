@@ -39,3 +39,12 @@ def assert_ledger_invariants() -> None:
         else:
             assert account.balance == 0 and account.held_balance == 0, f"{account} has a cached balance"
             assert held == 0, f"{account} has a held part"
+
+
+def money_snapshot() -> tuple:
+    """Every wallet's balances and status, and the number of journal transactions: equal before and
+    after a refused request, or money moved."""
+    wallets = tuple(
+        Account.objects.filter(kind=Account.Kind.WALLET).order_by("id").values_list("id", "balance", "held_balance", "status")
+    )
+    return wallets, JournalTransaction.objects.count()

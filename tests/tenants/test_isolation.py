@@ -11,11 +11,11 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from tests.invariants import assert_ledger_invariants
+from tests.invariants import assert_ledger_invariants, money_snapshot
 from tests.tmr.helpers import charge, signed_in
 from tests.webuddy.helpers import PHONES, create_user, funded_user
 from wallets import services
-from wallets.models import Account, JournalTransaction, Tenant
+from wallets.models import Account, Tenant
 from wallets.tenants import tenant_create
 
 pytestmark = pytest.mark.django_db
@@ -91,11 +91,6 @@ def world(webuddy_client, tmr_key_client):
         "tmr": tmr_side(tmr_key_client, buyer, seller, "order-1"),
         "bazaar": tmr_side(key_client(bazaar), {"id": str(bazaar_buyer.id)}, {"id": str(bazaar_seller.id)}, "order-2"),
     }
-
-
-def money_snapshot() -> tuple:
-    wallets = tuple(Account.objects.filter(kind="wallet").order_by("id").values_list("id", "balance", "held_balance", "status"))
-    return wallets, JournalTransaction.objects.count()
 
 
 # (name, method, url or body builder taking (own side, other side)) -> (status, code)

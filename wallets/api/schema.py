@@ -67,6 +67,8 @@ def error_responses(*codes: ErrorCode, dialect: str, authenticated: bool = True)
     validation = 400 if dialect == "webuddy" else 422
     by_status: dict[int, list[str]] = defaultdict(list)
     wanted = list(codes) + ([ErrorCode.NOT_AUTHENTICATED, ErrorCode.PERMISSION_DENIED] if authenticated else [])
+    if ErrorCode.MALFORMED_JSON in codes:  # every endpoint with a body reads it under the size limit
+        wanted.append(ErrorCode.PAYLOAD_TOO_LARGE)
     for code in wanted:
         status = validation if code in (ErrorCode.VALIDATION_ERROR, ErrorCode.MALFORMED_JSON) else DEFAULT_STATUS[code]
         if code.value not in by_status[status]:
