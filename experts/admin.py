@@ -10,7 +10,7 @@ class BankDetailAdmin(ReadOnlyAdmin):
     list_display = (
         "expert", "tenant", "bank_name", "account_number", "ifsc_code", "account_holder_name", "is_primary", "created_at",
     )
-    list_filter = (("expert__tenant", admin.RelatedOnlyFieldListFilter), "is_primary", "bank_name")
+    list_filter = ("expert__tenant", "is_primary", "bank_name")
     search_fields = ("expert__name", "expert__phone_number", "account_holder_name", "ifsc_code", "account_last4")
     list_select_related = ("expert",)
     fields = ("expert", "bank_name", "account_number", "ifsc_code", "account_holder_name", "branch_name", "is_primary", "created_at")
@@ -28,7 +28,7 @@ class BankDetailAdmin(ReadOnlyAdmin):
 @admin.register(ExpertProfile)
 class ExpertProfileAdmin(ReadOnlyAdmin):
     list_display = ("user", "tenant", "platform_fee_percent")
-    list_filter = (("user__tenant", admin.RelatedOnlyFieldListFilter),)
+    list_filter = ("user__tenant",)
 
     @admin.display(description="tenant", ordering="user__tenant")
     def tenant(self, profile):

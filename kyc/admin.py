@@ -24,7 +24,7 @@ def _reject(request, submission, reason):
 @admin.register(KycSubmission)
 class KycSubmissionAdmin(admin.ModelAdmin):
     list_display = ("full_name", "tenant", "user", "id_type", "id_number", "status", "submitted_at", "reviewed_by")
-    list_filter = (("user__tenant", admin.RelatedOnlyFieldListFilter), "status", "id_type", "submitted_at")
+    list_filter = ("user__tenant", "status", "id_type", "submitted_at")
     search_fields = ("full_name", "user__username", "user__name")
     list_select_related = ("user", "reviewed_by")
     fields = (

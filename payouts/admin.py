@@ -54,7 +54,7 @@ class PayoutAdmin(admin.ModelAdmin):
     )
     list_display_links = ("reference",)
     list_filter = (
-        ("wallet__tenant", admin.RelatedOnlyFieldListFilter), "status", "kind", "month", "payment_method",
+        "wallet__tenant", "status", "kind", "month", "payment_method",
         ("expert", admin.RelatedOnlyFieldListFilter), "created_at",
     )
     search_fields = ("=id", "expert__name", "expert__phone_number", "provider_payout_id")

@@ -11,7 +11,7 @@ class ConsultationSessionAdmin(ReadOnlyAdmin):
         "id", "tenant", "user", "expert", "status", "currency", "session_fee", "current_fee", "fee_deferred",
         "actual_fee", "expert_earning", "platform_fee", "started_at", "ended_at",
     )
-    list_filter = (("wallet__tenant", admin.RelatedOnlyFieldListFilter), "status", "fee_deferred", "currency", "started_at")
+    list_filter = ("wallet__tenant", "status", "fee_deferred", "currency", "started_at")
     search_fields = ("=id", "user__name", "user__phone_number", "expert__name", "expert__phone_number")
     list_select_related = ("user", "expert", "wallet")
     date_hierarchy = "started_at"

@@ -343,7 +343,7 @@ class EntryAdmin(ReadOnlyAdmin):
     list_display = (
         "id", "tenant", "transaction_id", "account", "bucket", "amount", "currency", "type", "balance_after", "created_at",
     )
-    list_filter = (("account__tenant", admin.RelatedOnlyFieldListFilter), "type", "currency", "bucket", "created_at")
+    list_filter = ("account__tenant", "type", "currency", "bucket", "created_at")
     search_fields = ("=transaction__id", "=account_id", "transaction__reference_id")
     date_hierarchy = "created_at"
     list_select_related = ("account",)
@@ -368,7 +368,7 @@ class RechargeAdmin(ReadOnlyAdmin):
     list_display = (
         "id", "tenant", "user", "amount", "currency", "payment_method", "status", "provider_order_id", "created_at",
     )
-    list_filter = (("account__tenant", admin.RelatedOnlyFieldListFilter), "status", "payment_method", "currency", "created_at")
+    list_filter = ("account__tenant", "status", "payment_method", "currency", "created_at")
     search_fields = ("=id", "provider_order_id", "provider_payment_id", "user__name", "user__phone_number")
     list_select_related = ("user", "account")
 

@@ -245,8 +245,10 @@ def wallet_get_or_create(*, user: User, currency: str, credit_limit: Decimal = D
         return wallet
     try:
         return wallet_create(user=user, currency=currency, credit_limit=credit_limit)
-    except DomainError:  # created concurrently
-        return Account.objects.get(kind=Account.Kind.WALLET, user=user, currency=currency)
+    except DomainError as exc:
+        if exc.code != ErrorCode.WALLET_EXISTS:
+            raise
+        return Account.objects.get(kind=Account.Kind.WALLET, user=user, currency=currency)  # opened concurrently
 
 
 def _wallet_set(*, wallet: Account, **changes) -> Account:

@@ -12,7 +12,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.invariants import assert_ledger_invariants, money_snapshot
-from tests.tmr.helpers import charge, signed_in
+from tests.tmr.helpers import PASSWORD, charge, signed_in
 from tests.webuddy.helpers import PHONES, create_user, funded_user
 from wallets import services
 from wallets.models import Account, Tenant
@@ -26,6 +26,13 @@ def key_client(tenant: Tenant) -> APIClient:
     _, raw = services.api_key_create(name=f"{tenant.code} service", tenant=tenant)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    return client
+
+
+def jwt_client(username: str) -> APIClient:
+    tokens = APIClient().post("/api/v1/auth/token", {"username": username, "password": PASSWORD}, format="json").json()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
     return client
 
 
@@ -81,15 +88,18 @@ def world(webuddy_client, tmr_key_client):
     buyer_client, buyer = signed_in()
     _, seller = signed_in()
     charge(buyer_client, 500)
-    # bazaar's people: its service opens their wallets (no sign-up for a second TMR-dialect tenant).
-    bazaar_buyer = services.user_register(tenant=bazaar, username="bazaar-buyer", password="correct-horse-battery-9")
-    bazaar_seller = services.user_register(tenant=bazaar, username="bazaar-seller", password="correct-horse-battery-9")
-    services.wallet_deposit(wallet=Account.objects.get(user=bazaar_buyer), amount=D(300))
+    # bazaar's service signs its own people up with its key; they use the wallet with a JWT.
+    bazaar_client = key_client(bazaar)
+    bazaar_buyer = bazaar_client.post("/api/v1/auth/register", {"username": "bazaar-buyer", "password": PASSWORD},
+                                      format="json").json()
+    bazaar_seller = bazaar_client.post("/api/v1/auth/register", {"username": "bazaar-seller", "password": PASSWORD},
+                                       format="json").json()
+    charge(jwt_client("bazaar-buyer"), 300)
     return {
         "webuddy": webuddy_side(webuddy_client),
         "acme": webuddy_side(key_client(acme)),
         "tmr": tmr_side(tmr_key_client, buyer, seller, "order-1"),
-        "bazaar": tmr_side(key_client(bazaar), {"id": str(bazaar_buyer.id)}, {"id": str(bazaar_seller.id)}, "order-2"),
+        "bazaar": tmr_side(bazaar_client, bazaar_buyer, bazaar_seller, "order-2"),
     }
 
 
@@ -236,12 +246,27 @@ def test_each_tenant_has_its_own_namespace_of_phone_numbers_and_order_ids(world)
 
 def test_wallets_open_only_in_the_tenants_currencies(world):
     bazaar = world["bazaar"]
-    response = bazaar.client.post("/api/v1/wallet/escrow/freeze",
-                                  {"user_id": bazaar.buyer["id"], "order_id": "o-usdc", "amount": 1, "currency": "USDC"},
-                                  format="json")
-    assert (response.status_code, response.json()["code"]) == (404, "wallet_not_found")
-    user = Account.objects.get(user_id=bazaar.buyer["id"]).user
-    with pytest.raises(services.DomainError) as refused:
-        services.wallet_create(user=user, currency="USDC")
-    assert refused.value.code.value == "currency_not_supported"
-    assert not Account.objects.filter(user=user, currency="USDC").exists()
+    buyer = jwt_client("bazaar-buyer")
+    before = money_snapshot()
+
+    response = buyer.post("/api/v1/wallet/charge", {"amount": 5, "currency": "USDC"}, format="json")
+    frozen = bazaar.client.post("/api/v1/wallet/escrow/freeze",
+                                {"user_id": bazaar.buyer["id"], "order_id": "o-usdc", "amount": 1, "currency": "USDC"},
+                                format="json")
+
+    assert (response.status_code, response.json()["code"]) == (400, "currency_not_supported")
+    assert (frozen.status_code, frozen.json()["code"]) == (404, "wallet_not_found")
+    assert money_snapshot() == before
+    assert not Account.objects.filter(user_id=bazaar.buyer["id"], currency="USDC").exists()
+    wallet = buyer.get("/api/v1/wallet").json()
+    assert (wallet["balance"], wallet["frozen_balance"]) == (300, 150)  # 150 of it frozen in order-2
+
+
+def test_registration_with_a_key_makes_the_keys_tenants_user(world):
+    bazaar_user = Account.objects.get(user_id=world["bazaar"].buyer["id"]).user
+    assert (bazaar_user.tenant_id, Account.objects.get(user=bazaar_user).currency) == ("bazaar", "USD")
+    anonymous = APIClient().post("/api/v1/auth/register", {"username": "walk-in", "password": PASSWORD}, format="json")
+    assert anonymous.status_code == 201
+    assert Account.objects.get(user_id=anonymous.json()["id"]).tenant_id == "tmr"
+    refused = world["acme"].client.post("/api/v1/auth/register", {"username": "sneaky", "password": PASSWORD}, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (403, "permission_denied")

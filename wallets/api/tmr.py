@@ -3,20 +3,20 @@ its transactions (JWT), and order escrow for the orders service (Api-Key of a `t
 users and orders are looked up within the key's tenant)."""
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from wallets import services
-from wallets.api.auth import is_end_user, request_tenant
+from wallets.api.auth import ApiKeyAuthentication, is_end_user, request_tenant
 from wallets.api.base import ApiView, TmrKeyView, UserView
 from wallets.api.fields import AmountField, IdField, QueryIntegerField
 from wallets.api.filters import ENTRY_TYPES
 from wallets.api.schema import IDEMPOTENCY_ERRORS, tmr_errors
 from wallets.errors import ErrorCode
-from wallets.models import Account, Entry, Escrow
+from wallets.models import Account, Entry, Escrow, Tenant
 from wallets.money import parse_amount
 from wallets.selectors import wallet_history
 from wallets.tenants import tenant_end_users
@@ -64,17 +64,38 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
+class RegistrationByKey(permissions.BasePermission):
+    """Anyone signs up to TMR Land; with an API key, only a TMR-dialect tenant's, for its own users."""
+
+    message = "Only a TMR Land-dialect key may register users."
+
+    def has_permission(self, request, view):
+        return request.user is None or getattr(request.user, "scope", None) == Tenant.Dialect.TMR
+
+
 class RegisterView(AnonymousView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [RegistrationByKey]
+    schema_auth = [{}, {"ApiKey": []}]
+
     @extend_schema(
         tags=["TMR Land: auth"],
-        summary="Create an account (with a USD wallet)",
+        summary="Create an account (with a wallet in the default currency, USD)",
+        description=(
+            "Without credentials the account is TMR Land's. A service of another marketplace of this "
+            "dialect registers its own users with its `Api-Key`."
+        ),
         request=CredentialsIn,
-        responses={201: RegisteredOut, **tmr_errors(E.VALIDATION_ERROR, E.MALFORMED_JSON, E.USERNAME_TAKEN, authenticated=False)},
+        responses={
+            201: RegisteredOut,
+            **tmr_errors(E.VALIDATION_ERROR, E.MALFORMED_JSON, E.USERNAME_TAKEN, E.PERMISSION_DENIED, authenticated=False),
+        },
     )
     def post(self, request):
         data = CredentialsIn(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.user_register(tenant=tenant_end_users(), **data.validated_data)
+        tenant = tenant_end_users() if request.user is None else request_tenant(request)
+        user = services.user_register(tenant=tenant, **data.validated_data)
         return Response({"id": str(user.id), "username": user.username}, status=status.HTTP_201_CREATED)
 
 
