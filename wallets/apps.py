@@ -1,11 +1,23 @@
 from django.apps import AppConfig
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models.signals import post_migrate
 
 
-def _ensure_tenants_and_system_accounts(sender, using="default", **kwargs):
+def _has_tenants(apps) -> bool:
+    """Whether the migration state has tenants and requires them on accounts (wallets 0014 on)."""
+    try:
+        apps.get_model("wallets", "Tenant")
+        return not apps.get_model("wallets", "Account")._meta.get_field("tenant").null
+    except (LookupError, FieldDoesNotExist):
+        return False
+
+
+def _ensure_tenants_and_system_accounts(sender, using="default", apps=None, **kwargs):
     from wallets.ledger import ensure_system_accounts
     from wallets.tenants import ensure_seed_tenants
 
+    if apps is not None and not _has_tenants(apps):
+        return  # migrated to a state from before tenants: nothing to ensure
     ensure_seed_tenants(using=using)
     ensure_system_accounts(using=using)
 

@@ -22,7 +22,7 @@ from uuid6 import uuid7
 
 from wallets.errors import DomainError, ErrorCode
 from wallets.models import Account, Entry, JournalTransaction
-from wallets.money import CURRENCIES, currency_exponent
+from wallets.money import CURRENCIES, currency_exponent, decimal_places
 
 AVAILABLE = Entry.Bucket.AVAILABLE
 HELD = Entry.Bucket.HELD
@@ -120,7 +120,7 @@ def _check_legs(legs: list[Leg]) -> None:
         exponent = currency_exponent(leg.currency)
         if not isinstance(leg.amount, Decimal) or not leg.amount.is_finite() or leg.amount == 0:
             raise ValueError(f"leg amount must be a non-zero finite Decimal: {leg.amount!r}")
-        if abs(leg.amount) > _MAX_ABS or leg.amount.normalize().as_tuple().exponent < -exponent:
+        if abs(leg.amount) > _MAX_ABS or decimal_places(leg.amount) > exponent:
             raise ValueError(f"leg amount {leg.amount} does not fit {leg.currency}")
         sums[leg.currency] += leg.amount
     unbalanced = {currency: total for currency, total in sums.items() if total != 0}

@@ -36,6 +36,31 @@ def _invalid(message: str, field: str) -> DomainError:
     return DomainError(ErrorCode.VALIDATION_ERROR, message, fields={field: [message]})
 
 
+def _significant(value: Decimal) -> tuple[int, tuple[int, ...], int]:
+    """(sign, digits, exponent) of a finite Decimal with trailing zeros dropped, exactly:
+    `Decimal.normalize()` would round to the context's 28 digits."""
+    sign, digits, exp = value.as_tuple()
+    digits = tuple(digits)
+    while len(digits) > 1 and digits[-1] == 0:
+        digits, exp = digits[:-1], exp + 1
+    if digits == (0,):
+        exp = 0
+    return sign, digits, exp
+
+
+def decimal_places(value: Decimal) -> int:
+    """How many decimal places a finite Decimal really has (`1.50` has 1, `1E+3` has 0), exactly."""
+    return max(0, -_significant(value)[2])
+
+
+def canonical_decimal(value: Decimal) -> str:
+    """One spelling per value, exactly (`10`, `10.0` and `1E+1` all give `1E+1`)."""
+    if not value.is_finite():
+        return str(value)
+    sign, digits, exp = _significant(value)
+    return str(Decimal((0 if digits == (0,) else sign, digits, exp)))
+
+
 def parse_amount(value, currency: str, *, field: str = "amount", allow_zero: bool = False) -> Decimal:
     """Turn an API value into an exact positive amount of `currency`, or refuse it.
 
@@ -56,6 +81,6 @@ def parse_amount(value, currency: str, *, field: str = "amount", allow_zero: boo
         raise _invalid("Must be greater than 0." if not allow_zero else "Must not be negative.", field)
     if amount > MAX_AMOUNT:
         raise _invalid(f"Must not exceed {MAX_AMOUNT:,}.", field)
-    if amount.normalize().as_tuple().exponent < -exponent:
+    if decimal_places(amount) > exponent:
         raise _invalid(f"{currency} amounts have at most {exponent} decimal places.", field)
     return amount.quantize(quantum(currency))

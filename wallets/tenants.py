@@ -82,11 +82,16 @@ def tenant_create(*, code: str, name: str, dialect: str, currencies: list[str], 
 
 
 def tenant_update(*, tenant: Tenant, name: str, currencies: list[str], platform_fee_percent=None) -> Tenant:
-    """Rename, change the fee, or add currencies (a currency in use is never taken away)."""
+    """Rename, change the fee, or add currencies. Once the tenant has wallets its default (first)
+    currency stays, and a currency in use is never taken away."""
     tenant_validate(code=tenant.code, name=name, dialect=tenant.dialect, currencies=currencies,
                     platform_fee_percent=platform_fee_percent)
     with transaction.atomic():
         locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        has_wallets = locked.accounts.filter(kind="wallet").exists()
+        if has_wallets and currencies[0] != locked.currencies[0]:
+            # The default is where every user's first wallet is: changing it would strand them all.
+            raise _invalid("currencies", f"Wallets exist: the default currency stays {locked.currencies[0]}, first.")
         dropped = set(locked.currencies) - set(currencies)
         if dropped and locked.accounts.filter(kind="wallet", currency__in=dropped).exists():
             raise _invalid("currencies", f"Wallets in {', '.join(sorted(dropped))} exist; a currency in use stays.")

@@ -17,6 +17,7 @@ MAX_JSON_DEPTH = 32
 MAX_QUERY_INT = 10**15
 _ASCII_INT = re.compile(r"[0-9]{1,18}")
 _ASCII_DECIMAL = re.compile(r"[0-9]{1,13}(\.[0-9]{1,6})?")
+_UUID = re.compile(r"[0-9a-fA-F]{8}(-?)[0-9a-fA-F]{4}\1[0-9a-fA-F]{4}\1[0-9a-fA-F]{4}\1[0-9a-fA-F]{12}")
 _MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 # Magnitudes a stored JSON number may have (PostgreSQL's jsonb keeps them as exact numerics).
 _JSON_EXPONENT_RANGE = range(-1000, 1001)
@@ -28,15 +29,13 @@ def invalid(field: str, message: str) -> DomainError:
 
 
 def parse_uuid(value) -> uuid.UUID | None:
-    """An id as a UUID (any case, with or without hyphens), or None if it is not one. ASCII only."""
+    """An id as a UUID: 32 hex digits, in any case, hyphenated as 8-4-4-4-12 or not at all; else None.
+    (`uuid.UUID()` would also take braces, `urn:uuid:`, stray hyphens and other scripts' digits.)"""
     if isinstance(value, uuid.UUID):
         return value
-    if not isinstance(value, str) or not value.isascii() or len(value) > 45:
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
         return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
+    return uuid.UUID(value)
 
 
 def parse_id(value, code: ErrorCode, message: str) -> uuid.UUID:

@@ -95,10 +95,13 @@ def test_history_times_take_ascii_digits_and_stay_in_range(webuddy_client):
     assert late.status_code in (200, 400), late.content  # a time past year 9999 in UTC: refused or empty, never a 500
 
 
-def test_an_id_in_other_digits_is_not_found(webuddy_client):
+@pytest.mark.parametrize("spelling", [
+    lambda i: i.translate(ARABIC_INDIC), lambda i: "{" + i + "}", lambda i: "urn:uuid:" + i, lambda i: i[:8] + "-" + i[8:],
+    lambda i: " " + i, lambda i: i.replace("-", "_"),
+], ids=["arabic-indic", "braces", "urn", "stray-hyphen", "space", "underscores"])
+def test_an_id_spelled_other_than_as_a_uuid_is_not_found(webuddy_client, spelling):
     user = create_user(webuddy_client)
-    spelled = user["id"].translate(ARABIC_INDIC)
-    refused(webuddy_client.get(f"/v1/users/{spelled}"), 404, "user_not_found")
+    refused(webuddy_client.get(f"/v1/users/{spelling(user['id'])}"), 404, "user_not_found")
 
 
 def test_a_tmr_user_id_must_be_a_uuid_string(tmr_key_client):
@@ -174,6 +177,28 @@ def test_an_offset_beyond_any_ledger_is_422_and_past_the_end_is_empty():
     assert (far.status_code, far.json()) == (200, {"items": [], "total": 1})
 
 
+# Amounts are refused, never rounded, however many digits they carry
+
+
+@pytest.mark.parametrize("amount", ["1.0000000000000000000000000000001", "999999999999.9999999999999999999", "1e-999999999",
+                                    "1e-6000000000000000000000"])
+def test_amounts_beyond_the_currency_are_refused_not_rounded(webuddy_client, amount):
+    user = create_user(webuddy_client)
+    before = money_snapshot()
+
+    response = post_json(webuddy_client, "/v1/wallet/recharge",
+                         '{"userId": "%s", "amount": %s, "paymentMethod": "STRIPE"}' % (user["id"], amount))
+
+    assert response.status_code == 400 and response.json()["code"] in ("validation_error", "malformed_json")
+    assert money_snapshot() == before
+
+
+def test_a_number_out_of_range_anywhere_in_a_body_is_a_client_error():
+    response = signed_in()[0].post("/api/v1/auth/token", data='{"username": "a", "password": 1e-6000000000000000000000}',
+                                   content_type="application/json")
+    refused(response, 422, "malformed_json")
+
+
 # Bodies of any nesting depth or size are refused before anything reads them again
 
 
@@ -223,7 +248,7 @@ def test_an_idempotency_key_with_control_characters_is_400(webuddy_client):
 # Ids compare as UUIDs
 
 
-@pytest.mark.parametrize("spelling", [str.upper, lambda i: i.replace("-", ""), lambda i: "{" + i + "}"])
+@pytest.mark.parametrize("spelling", [str.upper, lambda i: i.replace("-", "")], ids=["upper", "unhyphenated"])
 def test_ending_a_session_accepts_the_experts_id_in_any_spelling_of_the_uuid(webuddy_client, spelling):
     user, expert = funded_user(webuddy_client, 500), create_user(webuddy_client)
     started = webuddy_client.post("/v1/sessions/start", {"userId": user["id"], "expertId": spelling(expert["id"]),

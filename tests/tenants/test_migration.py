@@ -78,3 +78,18 @@ def test_existing_rows_are_given_their_tenants(old_schema):
     report = ledger_reconcile(record=False)
     assert report.ok, report.problems
     assert report.tenants["webuddy"].sums == {"INR": 0}
+
+
+def test_going_back_before_tenants_gives_keys_their_scope_again(old_schema):
+    from django.core.management import call_command
+
+    _, latest = old_schema
+    migrate(latest)
+    services.api_key_create(name="partner", tenant=services.Tenant.objects.get(code="webuddy"))
+    services.api_key_create(name="orders", tenant=services.Tenant.objects.get(code="tmr"))
+
+    call_command("migrate", "wallets", "0011_finance_group", verbosity=0)  # through the command: its hooks run too
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, scope FROM wallets_apikey ORDER BY name")
+        assert cursor.fetchall() == [("orders", "tmr"), ("partner", "webuddy")]

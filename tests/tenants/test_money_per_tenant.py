@@ -160,3 +160,27 @@ def test_reconcile_reports_a_transaction_that_crosses_tenants():
     unbalanced = {(p["tenant"], p["sum"]) for p in report.problems if p["problem"] == "tenant_ledger_unbalanced"}
     assert unbalanced == {("acme", "-5.000000"), ("webuddy", "5.000000")}
     assert not report.tenants["acme"].ok and report.tenants["tmr"].ok
+
+
+def test_the_default_currency_stays_once_the_tenant_has_wallets(webuddy_client):
+    from wallets.tenants import tenant_update
+
+    user = create_user(webuddy_client)
+    webuddy = Tenant.objects.get(code="webuddy")
+    with pytest.raises(services.DomainError) as refused:
+        tenant_update(tenant=webuddy, name=webuddy.name, currencies=["USD", "INR"])
+    assert "currencies" in refused.value.fields
+    added = tenant_update(tenant=webuddy, name=webuddy.name, currencies=["INR", "USD"])
+    assert added.currencies == ["INR", "USD"]
+    assert webuddy_client.get(f"/v1/users/{user['id']}").json()["wallet"]["currency"] == "INR"
+
+
+def test_staff_never_sign_in_to_the_tmr_wallet_even_with_a_tenant():
+    from tests.tmr.helpers import PASSWORD, register
+
+    user = register()
+    from wallets.models import User
+
+    User.objects.filter(pk=user["id"]).update(is_staff=True)
+    response = APIClient().post("/api/v1/auth/token", {"username": user["username"], "password": PASSWORD}, format="json")
+    assert (response.status_code, response.json()["code"]) == (401, "not_authenticated")

@@ -147,6 +147,8 @@ def is_end_user(user) -> bool:
         user is not None
         and not isinstance(user, ApiClient)
         and user.is_authenticated
+        and not user.is_staff
+        and not user.is_superuser
         and user.tenant_id is not None
         and user.tenant.dialect == Tenant.Dialect.TMR
     )

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from wallets.api.auth import principal_id
 from wallets.errors import DomainError, ErrorCode
+from wallets.money import canonical_decimal
 from wallets.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -33,8 +34,7 @@ def _canonical(value):
     if isinstance(value, list):
         return [_canonical(item) for item in value]
     if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-        number = Decimal(value)
-        return {"#": str(number.normalize()) if number.is_finite() else str(number)}
+        return {"#": canonical_decimal(Decimal(value))}
     return value
 
 

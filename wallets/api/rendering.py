@@ -40,6 +40,8 @@ class DecimalJSONParser(JSONParser):
             raise ParseError(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"The request body is not valid JSON: {exc}") from None
+        except ArithmeticError:  # a number Decimal cannot hold, like 1e-6000000000000000000000
+            raise ParseError("The request body has a number out of range.") from None
         try:
             json_depth_check(parsed)
         except ValueError:

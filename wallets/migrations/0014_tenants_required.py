@@ -1,6 +1,8 @@
 """Every account, API key and escrow has a tenant; phone numbers and order ids are unique within a
 tenant; system account stripes per tenant; API keys take their scope from their tenant.
 
+Going back needs each phone number and order id to be unique across tenants again, as it was.
+
 On PostgreSQL a wallet's (user, tenant) must be a user's (id, tenant): a wallet is always in its
 owner's marketplace. `ledger_post` is replaced by the version in `wallets/sql/ledger_post.sql`,
 which also refuses a posting whose accounts belong to more than one tenant.
@@ -19,6 +21,12 @@ WALLET_OWNER_FK = """
 ALTER TABLE wallets_account ADD CONSTRAINT account_wallet_owner_tenant_fk
     FOREIGN KEY (user_id, tenant_id) REFERENCES wallets_user (id, tenant_id) DEFERRABLE INITIALLY DEFERRED;
 """
+
+
+def scope_from_tenant(apps, schema_editor):
+    ApiKey = apps.get_model("wallets", "ApiKey")
+    for dialect in ("webuddy", "tmr"):
+        ApiKey.objects.filter(tenant__dialect=dialect).update(scope=dialect)
 
 
 def forward_sql(apps, schema_editor):
@@ -56,6 +64,13 @@ class Migration(migrations.Migration):
             name="tenant",
             field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="escrows", to="wallets.tenant"),
         ),
+        # Going back, `scope` comes back empty, is filled from the key's tenant, then required again.
+        migrations.AlterField(
+            model_name="apikey",
+            name="scope",
+            field=models.CharField(choices=[("webuddy", "Webuddy"), ("tmr", "Tmr")], max_length=16, null=True),
+        ),
+        migrations.RunPython(migrations.RunPython.noop, scope_from_tenant),
         migrations.RemoveField(model_name="apikey", name="scope"),
         migrations.AlterField(
             model_name="user",
