@@ -170,3 +170,17 @@ def test_a_hold_cannot_capture_and_release_more_than_it_held():
     with pytest.raises(IntegrityError, match="hold_parts_within_amount"):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("UPDATE wallets_hold SET captured = 3, released = 1.01 WHERE id = %s", [hold.id])
+
+
+@pytest.mark.django_db
+def test_the_posting_function_in_the_database_is_the_one_in_its_sql_file():
+    from pathlib import Path
+
+    import wallets
+
+    text = (Path(wallets.__file__).parent / "sql" / "ledger_post.sql").read_text()
+    body = text.split("LANGUAGE plpgsql AS $$", 1)[1].rsplit("$$;", 1)[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'ledger_post'")
+        rows = cursor.fetchall()
+    assert rows == [(body,)]
