@@ -41,9 +41,9 @@ def _worker(wallet_ids, mode, seconds, barrier, results, seed) -> None:
     setup_django()
     from django.db import connection
 
-    from wallets import services
     from wallets.errors import DomainError
     from wallets.models import Account
+    from wallets.services import postings
 
     rng = random.Random(seed)
     wallets = [Account(id=w, tenant_id="webuddy", currency="INR", kind="wallet") for w in wallet_ids]
@@ -63,7 +63,7 @@ def _worker(wallet_ids, mode, seconds, barrier, results, seed) -> None:
             source, destination = rng.sample(wallets, 2)
         began = time.perf_counter()
         try:
-            services.wallet_transfer(source=source, destination=destination, amount=AMOUNT)
+            postings.wallet_transfer(source=source, destination=destination, amount=AMOUNT)
             latencies.append(time.perf_counter() - began)
         except DomainError as exc:
             errors[exc.code.value] += 1

@@ -1,6 +1,5 @@
 """The HTTP API under load: gunicorn with production settings on PostgreSQL, and wrk (a separate
 process) sending each scenario at 16 and 64 connections."""
-import json
 import os
 import re
 import shutil
@@ -23,12 +22,13 @@ def prepare_data(users: int = 200) -> dict:
     """Funded WeBuddy users and experts, TMR users with access tokens, and one key of each scope."""
     from rest_framework_simplejwt.tokens import AccessToken
 
-    from wallets import ledger, services
+    from wallets import ledger
     from wallets.models import Account, Tenant, User
+    from wallets.services import api_keys
 
     webuddy, tmr = Tenant.objects.get(code="webuddy"), Tenant.objects.get(code="tmr")
-    _, webuddy_key = services.api_key_create(name="bench webuddy", tenant=webuddy)
-    _, tmr_key = services.api_key_create(name="bench tmr", tenant=tmr)
+    _, webuddy_key = api_keys.api_key_create(name="bench webuddy", tenant=webuddy)
+    _, tmr_key = api_keys.api_key_create(name="bench tmr", tenant=tmr)
     people = User.objects.bulk_create([User(name=f"http {i}", password="!", tenant=webuddy) for i in range(users + 20)])
     tmr_people = User.objects.bulk_create([User(name=f"http tmr {i}", password="!", tenant=tmr) for i in range(2 * users)])
     inr = Account.objects.bulk_create(

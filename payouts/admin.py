@@ -16,8 +16,8 @@ from payouts.models import Payout
 from payouts.services import monthly_run, payout_cancel, payout_retry
 from wallets.backoffice import AsciiDecimalField, audit, reasoned_action, require_perm
 from wallets.errors import DomainError
-from wallets.money import as_currency
 from wallets.models import Tenant, User
+from wallets.money import as_currency
 
 
 def _retry(request, payout, reason):

@@ -14,21 +14,22 @@ from django.utils import timezone
 
 from experts.models import BankDetail
 from payouts.models import Payout
-from wallets import services as wallet_services
+from wallets import selectors
 from wallets.crypto import decrypt
 from wallets.errors import DomainError, ErrorCode
 from wallets.gateways import METHODS, PayoutDestination, gateway_for
 from wallets.models import Account, Hold, Tenant, User
 from wallets.money import parse_amount
 from wallets.selectors import wallet_balance_at
-from wallets.services import Payee
+from wallets.services import holds
+from wallets.services.holds import Payee
 from wallets.validation import invalid, parse_month, parse_uuid
 
 
 def _expert_wallet(tenant: Tenant, expert_id) -> Account:
     """The tenant's expert's wallet; 404 `expert_not_found` for anyone else (another tenant's too)."""
     try:
-        return wallet_services.webuddy_wallet(tenant=tenant, user_id=expert_id)
+        return selectors.webuddy_wallet(tenant=tenant, user_id=expert_id)
     except DomainError as exc:
         if exc.code == ErrorCode.USER_NOT_FOUND and not User.objects.filter(pk=expert_id, tenant=tenant).exists():
             raise DomainError(ErrorCode.EXPERT_NOT_FOUND, "No such expert.") from None
@@ -49,7 +50,7 @@ def _create(*, wallet: Account, amount: Decimal, kind: str, month, method: str, 
     try:
         with transaction.atomic():
             payout_id = Payout._meta.pk.default()
-            hold = wallet_services.hold_place_in_transaction(
+            hold = holds.hold_place(
                 wallet=wallet,
                 amount=amount,
                 reference_type="payout",
@@ -115,8 +116,8 @@ def payout_mark_paid(*, payout_id, provider_payout_id: str | None) -> Payout:
             return payout
         if payout.status not in (Payout.Status.PENDING, Payout.Status.PROCESSING):
             raise DomainError(ErrorCode.PAYOUT_NOT_RETRYABLE, f"The payout is {payout.status}.")
-        wallet_services.hold_capture_locked(
-            hold=wallet_services.hold_lock_active(payout.hold_id),
+        holds.hold_capture(
+            hold=holds.hold_lock(payout.hold_id),
             payees=[Payee(amount=payout.amount, type="withdrawal", system=Account.System.PAYOUT_CLEARING)],
             debit_type="withdrawal",
             description=f"Payout to bank: {payout.id}",
@@ -176,7 +177,7 @@ def _close_unpaid(*, payout: Payout, status: str, reason: str, provider_payout_i
         raise DomainError(ErrorCode.PAYOUT_NOT_RETRYABLE, "The payout is already paid.")
     hold = Hold.objects.select_for_update().get(pk=payout.hold_id)
     if hold.status == Hold.Status.ACTIVE and hold.remaining > 0:
-        wallet_services.hold_release_locked(hold=hold, description=f"Payout {status}: {payout.id}")
+        holds.hold_release(hold=hold, description=f"Payout {status}: {payout.id}")
     payout.status = status
     payout.failure_reason = reason[:255]
     if provider_payout_id:
@@ -252,7 +253,7 @@ def payout_request_monthly(*, tenant: Tenant, expert_id, month: str, threshold=N
         raise DomainError(ErrorCode.BANK_ACCOUNT_NOT_FOUND, "The expert has no primary bank account.")
     if not quote.payable:
         return quote
-    wallet = wallet_services.webuddy_wallet(tenant=tenant, user_id=quote.expert_id)
+    wallet = selectors.webuddy_wallet(tenant=tenant, user_id=quote.expert_id)
     payout = _create(
         wallet=wallet, amount=quote.amount, kind=Payout.Kind.MONTHLY, month=month, method=payment_method, bank=quote.bank
     )

@@ -11,11 +11,13 @@ from django.utils import timezone
 
 from experts.services import expert_fee_percent
 from sessions_app.models import ConsultationSession
-from wallets import services as wallet_services
+from wallets import selectors
 from wallets.errors import DomainError, ErrorCode
 from wallets.models import Account, Hold, Tenant, User
 from wallets.money import parse_amount
-from wallets.services import Payee, fee_split
+from wallets.services import accounts, holds
+from wallets.services.holds import Payee
+from wallets.services.postings import fee_split
 from wallets.tenants import tenant_fee_percent
 from wallets.validation import invalid, parse_uuid
 
@@ -49,14 +51,14 @@ def _require_active(session: ConsultationSession) -> None:
 def session_start(*, tenant: Tenant, user_id, expert_id, session_fee) -> ConsultationSession:
     """Open a session between two of the tenant's users and hold its fee on the user's wallet
     (400 `insufficient_balance` if short)."""
-    wallet = wallet_services.webuddy_wallet(tenant=tenant, user_id=user_id)
+    wallet = selectors.webuddy_wallet(tenant=tenant, user_id=user_id)
     expert = _expert(tenant, expert_id)
     if expert.pk == wallet.user_id:
         raise invalid("expertId", "The expert must be another user.")
     fee = parse_amount(session_fee, wallet.currency, field="sessionFee")
     with transaction.atomic():
         session_id = ConsultationSession._meta.pk.default()
-        hold = wallet_services.hold_place_in_transaction(
+        hold = holds.hold_place(
             wallet=wallet,
             amount=fee,
             reference_type="session",
@@ -83,8 +85,8 @@ def session_adjust(*, tenant: Tenant, session_id, adjusted_fee, defer_fee: bool)
         _require_active(session)
         fee = parse_amount(adjusted_fee, session.currency, field="adjustedFee")
         if not defer_fee:
-            wallet_services.hold_resize_locked(
-                hold=wallet_services.hold_require_active(session.hold),
+            holds.hold_resize(
+                hold=holds.hold_require_active(session.hold),
                 amount=fee,
                 description=f"Session hold adjusted: {session.id}",
             )
@@ -112,8 +114,8 @@ def session_end(*, tenant: Tenant, session_id, expert_id, actual_fee) -> Consult
         fee = parse_amount(actual_fee, session.currency, field="actualFee", allow_zero=True)
         percent = session_fee_percent(tenant=tenant, expert=session.expert)
         earning, platform_fee = fee_split(fee, percent, session.currency)
-        expert_wallet = wallet_services.wallet_get_or_create(user=session.expert, currency=session.currency)
-        hold, posted = wallet_services.hold_settle_locked(
+        expert_wallet = accounts.wallet_get_or_create(user=session.expert, currency=session.currency)
+        hold, posted = holds.hold_settle(
             hold=session.hold,
             amount=fee,
             payees=[
@@ -143,7 +145,7 @@ def session_cancel(*, session_id, reason: str = "cancelled") -> ConsultationSess
         session = _lock_session(None, session_id)
         _require_active(session)
         if session.hold.status == Hold.Status.ACTIVE and session.hold.remaining > 0:
-            wallet_services.hold_release_locked(hold=session.hold, description=f"Session {reason}: {session.id}")
+            holds.hold_release(hold=session.hold, description=f"Session {reason}: {session.id}")
         session.status = ConsultationSession.Status.CANCELLED
         session.ended_at = timezone.now()
         session.save(update_fields=["status", "ended_at", "updated_at"])

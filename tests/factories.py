@@ -2,8 +2,8 @@
 import itertools
 from decimal import Decimal
 
-from wallets import services
 from wallets.models import Account, ApiKey, Tenant, User
+from wallets.services import accounts, api_keys, postings
 
 _counter = itertools.count(1)
 
@@ -28,13 +28,13 @@ def make_user(*, tenant: str | None = "tmr", **extra) -> User:
 
 def make_wallet(*, currency: str = "INR", balance=None, credit_limit=Decimal(0), user: User | None = None) -> Account:
     user = user or make_user(tenant=TENANT_OF_CURRENCY[currency])
-    wallet = services.wallet_create(user=user, currency=currency, credit_limit=credit_limit)
+    wallet = accounts.wallet_create(user=user, currency=currency, credit_limit=credit_limit)
     if balance:
-        services.wallet_deposit(wallet=wallet, amount=Decimal(balance))
+        postings.wallet_deposit(wallet=wallet, amount=Decimal(balance))
         wallet.refresh_from_db()
     return wallet
 
 
 def make_api_key(scope: str = ApiKey.Scope.WEBUDDY, name: str = "test") -> tuple[ApiKey, str]:
     """A key of the tenant whose code is `scope` (`webuddy` or `tmr`, or any tenant's code)."""
-    return services.api_key_create(name=name, tenant=Tenant.objects.get(code=scope))
+    return api_keys.api_key_create(name=name, tenant=Tenant.objects.get(code=scope))

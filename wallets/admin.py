@@ -15,10 +15,15 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from wallets import services, tenants
-from wallets.backoffice import AsciiDecimalField, TransactionTenantFilter, audit, reasoned_action, require_perm
+from wallets import tenants
+from wallets.backoffice import (
+    AsciiDecimalField,
+    TransactionTenantFilter,
+    audit,
+    reasoned_action,
+    require_perm,
+)
 from wallets.errors import DomainError, ErrorCode
-from wallets.money import CURRENCIES, as_currency
 from wallets.models import (
     Account,
     ApiKey,
@@ -30,6 +35,8 @@ from wallets.models import (
     Tenant,
     User,
 )
+from wallets.money import CURRENCIES, as_currency
+from wallets.services import accounts, adjustments, api_keys
 
 admin.site.site_header = "Wallet back office"
 admin.site.site_title = "Wallet back office"
@@ -141,7 +148,7 @@ class UserAdmin(DjangoUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "password1", "password2")}),)
     # The credit limit moves with the wallet's, and phone numbers are normalized and kept unique, by
-    # services.user_update (the API's PATCH); admin does not bypass it.
+    # users.user_update (the API's PATCH); admin does not bypass it.
     readonly_fields = ("tenant", "max_credits", "phone_number")
 
     def has_delete_permission(self, request, obj=None):
@@ -159,11 +166,11 @@ def _describe_wallet(account) -> str:
 
 
 def _suspend(request, wallet, reason):
-    return services.wallet_suspend(wallet=wallet)
+    return accounts.wallet_suspend(wallet=wallet)
 
 
 def _reactivate(request, wallet, reason):
-    return services.wallet_reactivate(wallet=wallet)
+    return accounts.wallet_reactivate(wallet=wallet)
 
 
 class AdjustmentForm(forms.Form):
@@ -173,7 +180,7 @@ class AdjustmentForm(forms.Form):
         help_text="The wallet's id (open the wallet and use “Post adjustment” to fill it in).",
         error_messages={"invalid_choice": "No such wallet."},
     )
-    direction = forms.ChoiceField(choices=services.AdjustmentDirection.CHOICES, widget=forms.RadioSelect)
+    direction = forms.ChoiceField(choices=adjustments.AdjustmentDirection.choices, widget=forms.RadioSelect)
     amount = AsciiDecimalField(help_text="In the wallet's currency.")
     reason = forms.CharField(max_length=240, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
     # One id per opened form: submitting it twice (double click, reload) posts once.
@@ -283,7 +290,7 @@ class AccountAdmin(ReadOnlyAdmin):
             reason = form.cleaned_data["reason"].strip()
             try:
                 with transaction.atomic():
-                    posted = services.wallet_adjust(
+                    posted = adjustments.wallet_adjust(
                         wallet=wallet, direction=direction, amount=amount, reason=reason, staff=request.user,
                         submission=str(form.cleaned_data["submission"]),
                     )
@@ -421,9 +428,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.api_key_update(key=obj, name=obj.name, is_active=obj.is_active)
+            api_keys.api_key_update(key=obj, name=obj.name, is_active=obj.is_active)
             return
-        key, raw = services.api_key_create(name=obj.name, tenant=obj.tenant)
+        key, raw = api_keys.api_key_create(name=obj.name, tenant=obj.tenant)
         obj.pk, obj.prefix, obj.key_hash, obj.created_at = key.pk, key.prefix, key.key_hash, key.created_at
         obj._state.adding = False
         obj._state.db = key._state.db

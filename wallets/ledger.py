@@ -108,6 +108,19 @@ class Posted:
         return self.balances[account_id][1]
 
 
+def wallet_leg(wallet: Account, amount: Decimal, type: str, bucket: int = AVAILABLE, **kw) -> Leg:
+    """A leg on a wallet's available (or held) part."""
+    return Leg(account_id=wallet.id, currency=wallet.currency, amount=amount, type=type, bucket=bucket, **kw)
+
+
+def system_leg(tenant_id: str, code: str, currency: str, amount: Decimal, type: str) -> Leg:
+    """A leg on one stripe of the tenant's system account `code`."""
+    return Leg(
+        account_id=system_account(tenant_id, code, currency), currency=currency, amount=amount, type=type,
+        is_wallet=False,
+    )
+
+
 def _check_legs(legs: list[Leg]) -> None:
     if len(legs) < 2:
         raise ValueError("a journal transaction needs at least two legs")

@@ -10,11 +10,10 @@ import uuid
 from decimal import Decimal
 
 import simplejson
-
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 from uuid6 import uuid7
 
 from wallets.money import CURRENCY_CHOICES

@@ -1,4 +1,5 @@
-"""Reads of wallets and the ledger: point-in-time balances, system account totals, reconciliation."""
+"""Reads of wallets and the ledger: a user's wallet, history pages, point-in-time balances, system
+account totals, reconciliation."""
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -7,10 +8,34 @@ from django.db.models import Count, DecimalField, F, Max, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from wallets.models import Account, Entry, JournalTransaction, ReconcileRun
+from wallets.errors import DomainError, ErrorCode
+from wallets.models import Account, Entry, JournalTransaction, ReconcileRun, Tenant
+from wallets.money import currency_exponent
 
 MONEY_FIELD = DecimalField(max_digits=24, decimal_places=6)
 ZERO = Value(Decimal(0), output_field=MONEY_FIELD)
+
+
+def user_wallet(*, tenant: Tenant, user_id, currency: str) -> Account:
+    """The tenant's user's wallet in `currency`, or 404 `wallet_not_found`."""
+    currency_exponent(currency)
+    wallet = Account.objects.filter(kind=Account.Kind.WALLET, tenant=tenant, user_id=user_id, currency=currency).first()
+    if wallet is None:
+        raise DomainError(ErrorCode.WALLET_NOT_FOUND, f"No {currency} wallet for this user.")
+    return wallet
+
+
+def webuddy_wallet(*, tenant: Tenant, user_id) -> Account:
+    """The tenant's user's wallet in the tenant's default currency, or 404 `user_not_found`."""
+    wallet = (
+        Account.objects.select_related("user")
+        .filter(kind=Account.Kind.WALLET, tenant=tenant, user_id=user_id, currency=tenant.default_currency)
+        .first()
+    )
+    if wallet is None:
+        raise DomainError(ErrorCode.USER_NOT_FOUND, "No such user.")
+    return wallet
+
 
 
 def wallet_balance_at(*, wallet: Account, at: datetime) -> tuple[Decimal, Decimal]:

@@ -6,7 +6,8 @@ ways). Regular expressions use `[0-9]`, never `\\d`, and match the whole text.
 """
 import re
 import uuid
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from decimal import Decimal, InvalidOperation
 
 from wallets.errors import DomainError, ErrorCode

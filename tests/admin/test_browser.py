@@ -5,7 +5,6 @@ server, logged in as a Finance user. Each screen is saved as a PNG under the out
 Without Chromium the tests skip with a loud message; under CI=true a missing browser fails them.
 """
 import os
-import shutil
 import sys
 from decimal import Decimal
 from pathlib import Path

@@ -3,8 +3,8 @@ verdict at once, and every verdict is logged with who and why."""
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
-from rest_framework_simplejwt.tokens import AccessToken
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
 
 from kyc.models import KycSubmission
 from kyc.services import kyc_reject

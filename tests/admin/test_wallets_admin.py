@@ -14,9 +14,9 @@ from rest_framework.test import APIClient
 from tests.factories import make_wallet
 from tests.tmr.helpers import charge, signed_in
 from tests.webuddy.helpers import create_user, funded_user
-from wallets import services
 from wallets.models import Account, ApiKey, JournalTransaction, Tenant
 from wallets.selectors import system_account_balance
+from wallets.services import api_keys
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -188,7 +188,7 @@ def test_the_dashboard_counts_what_finance_watches(finance_client, webuddy_clien
 
 
 def test_an_api_key_deactivated_in_admin_stops_working(finance_client, finance_user):
-    key, raw = services.api_key_create(name="old partner", tenant=Tenant.objects.get(code="tmr"))
+    key, raw = api_keys.api_key_create(name="old partner", tenant=Tenant.objects.get(code="tmr"))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
     assert client.post("/api/v1/wallet/escrow/cancel", {"order_id": "none"}, format="json").status_code == 404

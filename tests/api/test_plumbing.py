@@ -12,6 +12,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from tests.factories import make_api_key, make_user, make_wallet
 from wallets.models import ApiKey
+from wallets.services import accounts
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.urls")]
 D = Decimal
@@ -120,9 +121,8 @@ def test_wrong_method_is_405(webuddy_client):
 
 def test_domain_errors_render_their_code_and_status(webuddy_client):
     wallet = make_wallet()
-    from wallets import services
 
-    services.wallet_suspend(wallet=wallet)
+    accounts.wallet_suspend(wallet=wallet)
     response = webuddy_client.post("/v1/test/deposit", {"walletId": str(wallet.id), "amount": 5}, format="json")
     assert (response.status_code, response.json()["code"]) == (403, "wallet_suspended")
 

@@ -1,17 +1,16 @@
 """Small views over the real services, to exercise the shared API plumbing before the dialects exist."""
 import threading
-from decimal import Decimal
 
 from django.urls import path
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from wallets import services
 from wallets.api.auth import IsEndUser, TmrScope, WebuddyScope
 from wallets.api.base import ApiView
 from wallets.api.fields import AmountField
 from wallets.models import Account
 from wallets.money import parse_amount
+from wallets.services import postings
 
 # Set by a test to hold a request inside its handler (to show the in-flight 409).
 gate = {"entered": threading.Event(), "release": threading.Event(), "enabled": False}
@@ -33,7 +32,7 @@ class DepositView(ApiView):
         if gate["enabled"]:
             gate["entered"].set()
             gate["release"].wait(timeout=30)
-        posted = services.wallet_deposit(wallet=wallet, amount=amount)
+        posted = postings.wallet_deposit(wallet=wallet, amount=amount)
         return Response({"transactionId": str(posted.transaction_id), "balance": posted.balance(wallet.id)}, status=201)
 
 

@@ -6,8 +6,10 @@ import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from tests import holds as in_txn
 from tests.factories import make_wallet
-from wallets import ledger, services
+from wallets import ledger
+from wallets.errors import DomainError
 from wallets.models import Account, Entry, JournalTransaction
 
 D = Decimal
@@ -107,7 +109,7 @@ def test_reconcile_reports_entries_in_another_currency_or_without_an_account(cap
 @pytest.mark.django_db
 def test_posting_refuses_a_system_leg_in_another_currency():
     wallet = make_wallet(balance=10)
-    with pytest.raises(services.DomainError):
+    with pytest.raises(DomainError):
         ledger.post(
             kind="raw",
             legs=[
@@ -136,7 +138,7 @@ def test_cached_balance_check_constraints():
 def test_a_wallet_leg_disguised_as_a_system_leg_is_refused():
     wallet = make_wallet(balance=10)
 
-    with pytest.raises(services.DomainError):
+    with pytest.raises(DomainError):
         ledger.post(
             kind="raw",
             legs=[
@@ -165,7 +167,7 @@ def test_post_refuses_malformed_legs_before_touching_the_database(amounts, ledge
 @pytest.mark.django_db(transaction=True)
 def test_a_hold_cannot_capture_and_release_more_than_it_held():
     wallet = make_wallet(balance=10)
-    hold = services.hold_place(wallet=wallet, amount=D("4"))
+    hold = in_txn.place(wallet=wallet, amount=D("4"))
 
     with pytest.raises(IntegrityError, match="hold_parts_within_amount"):
         with transaction.atomic(), connection.cursor() as cursor:

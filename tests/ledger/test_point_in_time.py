@@ -3,10 +3,11 @@ from decimal import Decimal
 
 import pytest
 
+from tests import holds as in_txn
 from tests.factories import make_wallet
-from wallets import services
 from wallets.models import Entry
 from wallets.selectors import wallet_balance_at, wallet_balance_at_from_sums
+from wallets.services import postings
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_engine")]
 D = Decimal
@@ -17,10 +18,10 @@ def test_balance_at_each_moment_of_the_wallets_history():
     other = make_wallet()
     moments = []
     for step in (
-        lambda: services.wallet_deposit(wallet=wallet, amount=D("100")),
-        lambda: services.hold_place(wallet=wallet, amount=D("30")),
-        lambda: services.wallet_transfer(source=wallet, destination=other, amount=D("20")),
-        lambda: services.wallet_withdraw(wallet=wallet, amount=D("50")),
+        lambda: postings.wallet_deposit(wallet=wallet, amount=D("100")),
+        lambda: in_txn.place(wallet=wallet, amount=D("30")),
+        lambda: postings.wallet_transfer(source=wallet, destination=other, amount=D("20")),
+        lambda: postings.wallet_withdraw(wallet=wallet, amount=D("50")),
     ):
         step()
         moments.append(Entry.objects.filter(account=wallet).order_by("-id").values_list("created_at", flat=True)[0])

@@ -9,14 +9,22 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
+from tests import holds as in_txn
 from tests.factories import make_wallet
 from tests.invariants import assert_ledger_invariants
-from wallets import services
 from wallets.errors import DomainError, ErrorCode
 from wallets.models import Hold
-from wallets.services import Payee
+from wallets.services import postings
+from wallets.services.holds import Payee
 
 D = Decimal
 amounts = st.decimals(min_value=D("0.01"), max_value=D("500"), places=2)
@@ -45,14 +53,14 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(i=st.integers(0, N_WALLETS - 1), amount=amounts)
     def deposit(self, i, amount):
         wallet = self.wallets[i]
-        services.wallet_deposit(wallet=wallet, amount=amount)
+        postings.wallet_deposit(wallet=wallet, amount=amount)
         self.model[wallet.id]["balance"] += amount
 
     @rule(i=st.integers(0, N_WALLETS - 1), amount=amounts)
     def withdraw(self, i, amount):
         wallet = self.wallets[i]
         ok = amount <= self.available(wallet)
-        if self.expect(ok, lambda: services.wallet_withdraw(wallet=wallet, amount=amount)):
+        if self.expect(ok, lambda: postings.wallet_withdraw(wallet=wallet, amount=amount)):
             self.model[wallet.id]["balance"] -= amount
 
     @rule(i=st.integers(0, N_WALLETS - 1), j=st.integers(0, N_WALLETS - 1), amount=amounts)
@@ -61,7 +69,7 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         source, destination = self.wallets[i], self.wallets[j]
         ok = amount <= self.available(source)
-        if self.expect(ok, lambda: services.wallet_transfer(source=source, destination=destination, amount=amount)):
+        if self.expect(ok, lambda: postings.wallet_transfer(source=source, destination=destination, amount=amount)):
             self.model[source.id]["balance"] -= amount
             self.model[destination.id]["balance"] += amount
 
@@ -69,7 +77,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def hold(self, i, amount):
         wallet = self.wallets[i]
         ok = amount <= self.available(wallet)
-        hold = self.expect(ok, lambda: services.hold_place(wallet=wallet, amount=amount))
+        hold = self.expect(ok, lambda: in_txn.place(wallet=wallet, amount=amount))
         if hold is not None:
             self.model[wallet.id]["held"] += amount
             self.holds.append((hold.id, wallet.id, amount))
@@ -88,7 +96,7 @@ class LedgerMachine(RuleBasedStateMachine):
             payees.append(Payee(amount=D("0.01"), type="fee", system="platform_revenue"))
         total = amount + (D("0.01") if fee else 0)
         ok = total <= remaining
-        if self.expect(ok, lambda: services.hold_capture(hold_id=hold_id, payees=payees), ErrorCode.CAPTURE_EXCEEDS_HOLD):
+        if self.expect(ok, lambda: in_txn.capture(hold_id=hold_id, payees=payees), ErrorCode.CAPTURE_EXCEEDS_HOLD):
             self.model[wallet_id]["balance"] -= total
             self.model[wallet_id]["held"] -= total
             self.model[target.id]["balance"] += amount
@@ -103,10 +111,10 @@ class LedgerMachine(RuleBasedStateMachine):
     def release(self, data):
         index = data.draw(st.integers(0, len(self.holds) - 1))
         hold_id, wallet_id, remaining = self.holds.pop(index)
-        services.hold_release(hold_id=hold_id)
+        in_txn.release(hold_id=hold_id)
         self.model[wallet_id]["held"] -= remaining
         assert Hold.objects.get(pk=hold_id).remaining == 0
-        self.expect(False, lambda: services.hold_release(hold_id=hold_id), ErrorCode.HOLD_NOT_ACTIVE)
+        self.expect(False, lambda: in_txn.release(hold_id=hold_id), ErrorCode.HOLD_NOT_ACTIVE)
 
     @precondition(lambda self: self.holds)
     @rule(data=st.data(), payee=st.integers(0, N_WALLETS - 1))
@@ -119,7 +127,7 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         m = self.model[wallet_id]
         ok = (m["balance"] - m["held"]) + remaining - amount >= -m["limit"]
-        settle = lambda: services.hold_settle(  # noqa: E731
+        settle = lambda: in_txn.settle(  # noqa: E731
             hold_id=hold_id, amount=amount, payees=[Payee(amount=amount, type="credit", wallet=target)], use_credit=True
         )
         if self.expect(ok, settle):

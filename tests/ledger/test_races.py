@@ -7,11 +7,12 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, connections
 
+from tests import holds as in_txn
 from tests.factories import make_wallet
 from tests.invariants import assert_ledger_invariants
-from wallets import services
 from wallets.errors import DomainError, ErrorCode
 from wallets.models import Account
+from wallets.services import holds, postings
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
 D = Decimal
@@ -38,7 +39,7 @@ def run_concurrently(count: int, fn, workers: int = 16) -> list:
 def test_fifty_concurrent_withdrawals_of_ten_from_a_hundred(ledger_engine):
     wallet = make_wallet(balance=100)
 
-    results = run_concurrently(50, lambda i: services.wallet_withdraw(wallet=wallet, amount=D("10")))
+    results = run_concurrently(50, lambda i: postings.wallet_withdraw(wallet=wallet, amount=D("10")))
 
     errors = [r for r in results if isinstance(r, Exception)]
     assert len(results) - len(errors) == 10
@@ -54,7 +55,7 @@ def test_two_hundred_transfers_in_both_directions_never_deadlock(ledger_engine):
 
     def transfer(i):
         source, destination = (a, b) if i % 2 else (b, a)
-        return services.wallet_transfer(source=source, destination=destination, amount=D("1") + i % 7)
+        return postings.wallet_transfer(source=source, destination=destination, amount=D("1") + i % 7)
 
     results = run_concurrently(200, transfer)
 
@@ -71,12 +72,12 @@ def test_concurrent_holds_and_captures_on_one_wallet(ledger_engine):
     seller = make_wallet()
 
     def hold_then_settle(i):
-        hold = services.hold_place(wallet=buyer, amount=D("10"))
+        hold = in_txn.place(wallet=buyer, amount=D("10"))
         if i % 2:
-            return services.hold_capture(
-                hold_id=hold.id, payees=[services.Payee(amount=D("10"), type="credit", wallet=seller)]
+            return in_txn.capture(
+                hold_id=hold.id, payees=[holds.Payee(amount=D("10"), type="credit", wallet=seller)]
             )
-        return services.hold_release(hold_id=hold.id)
+        return in_txn.release(hold_id=hold.id)
 
     results = run_concurrently(40, hold_then_settle)
 
@@ -90,7 +91,7 @@ def test_concurrent_holds_and_captures_on_one_wallet(ledger_engine):
 
 def test_reconcile_exits_zero_on_a_clean_ledger_and_one_after_tampering(capsys):
     wallet = make_wallet(balance=100)
-    services.wallet_withdraw(wallet=wallet, amount=D("30"))
+    postings.wallet_withdraw(wallet=wallet, amount=D("30"))
 
     call_command("reconcile")
     assert "OK" in capsys.readouterr().out

@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 from tests.invariants import assert_ledger_invariants, money_snapshot
 from tests.tmr.helpers import PASSWORD, charge, signed_in
 from tests.webuddy.helpers import PHONES, create_user, funded_user
-from wallets import services
 from wallets.models import Account, Tenant
+from wallets.services import api_keys
 from wallets.tenants import tenant_create
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ D = Decimal
 
 
 def key_client(tenant: Tenant) -> APIClient:
-    _, raw = services.api_key_create(name=f"{tenant.code} service", tenant=tenant)
+    _, raw = api_keys.api_key_create(name=f"{tenant.code} service", tenant=tenant)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
     return client

@@ -7,9 +7,9 @@ import pytest
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
-from wallets import services
-from wallets.models import Account, ApiKey, Escrow, User
+from wallets.models import Account, ApiKey, Escrow, Tenant, User
 from wallets.selectors import ledger_reconcile, system_account_balance
+from wallets.services import api_keys, postings
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 D = Decimal
@@ -73,7 +73,7 @@ def test_existing_rows_are_given_their_tenants(old_schema):
     # The old system account keeps its id and its entries, and is the one WeBuddy's postings use.
     assert system_account_balance(tenant="webuddy", code="gateway_clearing", currency="INR") == D(-500)
     wallet = Account.objects.get(pk=inr.pk)
-    services.wallet_deposit(wallet=wallet, amount=D(5))
+    postings.wallet_deposit(wallet=wallet, amount=D(5))
     assert system_account_balance(tenant="webuddy", code="gateway_clearing", currency="INR") == D(-505)
     report = ledger_reconcile(record=False)
     assert report.ok, report.problems
@@ -85,8 +85,8 @@ def test_going_back_before_tenants_gives_keys_their_scope_again(old_schema):
 
     _, latest = old_schema
     migrate(latest)
-    services.api_key_create(name="partner", tenant=services.Tenant.objects.get(code="webuddy"))
-    services.api_key_create(name="orders", tenant=services.Tenant.objects.get(code="tmr"))
+    api_keys.api_key_create(name="partner", tenant=Tenant.objects.get(code="webuddy"))
+    api_keys.api_key_create(name="orders", tenant=Tenant.objects.get(code="tmr"))
 
     call_command("migrate", "wallets", "0011_finance_group", verbosity=0)  # through the command: its hooks run too
 

@@ -13,9 +13,11 @@ from tests.factories import make_user, make_wallet
 from tests.invariants import assert_ledger_invariants
 from tests.tmr.helpers import charge, signed_in
 from tests.webuddy.helpers import create_user, funded_user
-from wallets import ledger, services
+from wallets import ledger
+from wallets.errors import DomainError
 from wallets.models import Account, Tenant
 from wallets.selectors import ledger_reconcile, system_account_balance
+from wallets.services import accounts, postings
 from wallets.tenants import tenant_create
 
 pytestmark = pytest.mark.django_db
@@ -86,7 +88,7 @@ def test_the_posting_engines_refuse_a_posting_across_tenants(engine, settings):
     settings.LEDGER_ENGINE = engine
     inr = make_wallet(currency="INR", balance=100)  # WeBuddy's
     acme = tenant_create(code="acme", name="Acme", dialect="webuddy", currencies=["INR"])
-    other = services.wallet_create(user=make_user(tenant="acme"), currency="INR")
+    other = accounts.wallet_create(user=make_user(tenant="acme"), currency="INR")
     legs_between_wallets = [
         ledger.Leg(account_id=inr.id, currency="INR", amount=D("-5"), type="debit"),
         ledger.Leg(account_id=other.id, currency="INR", amount=D("5"), type="credit"),
@@ -102,8 +104,8 @@ def test_the_posting_engines_refuse_a_posting_across_tenants(engine, settings):
     inr.refresh_from_db()
     other.refresh_from_db()
     assert (inr.balance, other.balance) == (D(100), D(0))
-    with pytest.raises(services.DomainError) as refused:
-        services.wallet_transfer(source=inr, destination=other, amount=D(5))
+    with pytest.raises(DomainError) as refused:
+        postings.wallet_transfer(source=inr, destination=other, amount=D(5))
     assert refused.value.code.value == "wallet_not_found"
     assert_ledger_invariants()
 
@@ -167,7 +169,7 @@ def test_the_default_currency_stays_once_the_tenant_has_wallets(webuddy_client):
 
     user = create_user(webuddy_client)
     webuddy = Tenant.objects.get(code="webuddy")
-    with pytest.raises(services.DomainError) as refused:
+    with pytest.raises(DomainError) as refused:
         tenant_update(tenant=webuddy, name=webuddy.name, currencies=["USD", "INR"])
     assert "currencies" in refused.value.fields
     added = tenant_update(tenant=webuddy, name=webuddy.name, currencies=["INR", "USD"])

@@ -3,10 +3,11 @@ from decimal import Decimal
 
 import pytest
 
+from tests import holds as in_txn
 from tests.invariants import assert_ledger_invariants
 from tests.tmr.helpers import UTC, UUID, charge, signed_in
-from wallets import services
 from wallets.models import Account
+from wallets.services import accounts
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -78,7 +79,7 @@ def test_malformed_json_is_422():
 def test_withdraw_takes_from_the_available_balance():
     client, user = signed_in()
     charge(client, 2450)
-    services.hold_place(wallet=Account.objects.get(user_id=user["id"], currency="USD"), amount=D(300))
+    in_txn.place(wallet=Account.objects.get(user_id=user["id"], currency="USD"), amount=D(300))
 
     response = client.post("/api/v1/wallet/withdraw", {"amount": 1000.00, "currency": "USD"}, format="json")
 
@@ -98,7 +99,7 @@ def test_withdraw_from_a_currency_without_a_wallet_is_404():
 def test_a_suspended_wallet_refuses_charges_and_withdrawals():
     client, user = signed_in()
     charge(client, 10)
-    services.wallet_suspend(wallet=Account.objects.get(user_id=user["id"]))
+    accounts.wallet_suspend(wallet=Account.objects.get(user_id=user["id"]))
     for endpoint in ("charge", "withdraw"):
         response = client.post(f"/api/v1/wallet/{endpoint}", {"amount": 1}, format="json")
         assert (response.status_code, response.json()["code"]) == (403, "wallet_suspended")

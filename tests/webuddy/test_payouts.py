@@ -9,11 +9,12 @@ from payouts import services as payout_services
 from payouts.models import Payout
 from tests.history import backdated_deposit
 from tests.invariants import assert_ledger_invariants
-from tests.webuddy.helpers import create_user, funded_user, num, wallet_of
+from tests.webuddy.helpers import funded_user, num, wallet_of
 from tests.webuddy.test_bank_details import add as add_bank
 from wallets.gateways import GatewayPayout, SimulatedGateway
 from wallets.models import Account, Hold
 from wallets.selectors import system_account_balance
+from wallets.services import postings
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -133,9 +134,8 @@ def expert_who_earned_in_january(client, january=D(1000), since=D(500)):
     expert, bank = expert_with_bank(client)
     wallet = Account.objects.get(user_id=expert["id"])
     backdated_deposit(wallet, january, JAN)
-    from wallets import services
 
-    services.wallet_deposit(wallet=wallet, amount=since)  # earned after January
+    postings.wallet_deposit(wallet=wallet, amount=since)  # earned after January
     return expert, bank
 
 

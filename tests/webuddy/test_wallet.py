@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from tests.invariants import assert_ledger_invariants
 from tests.webuddy.helpers import create_user, funded_user, num, post_json, recharge, wallet_of
-from wallets import services
 from wallets.models import Account, Recharge
 from wallets.selectors import system_account_balance
+from wallets.services import accounts, recharges
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -42,7 +42,7 @@ def test_confirming_a_recharge_twice_credits_once(webuddy_client):
     user = create_user(webuddy_client)
     body = recharge(webuddy_client, user["id"], 100)
 
-    services.recharge_confirm(recharge_id=body["id"], provider_payment_id="again")
+    recharges.recharge_confirm(recharge_id=body["id"], provider_payment_id="again")
 
     assert num(wallet_of(webuddy_client, user["id"])["balance"]) == D(100)
 
@@ -78,7 +78,7 @@ def test_recharge_for_an_unknown_user_is_404(webuddy_client, user_id):
 
 def test_recharge_of_a_suspended_wallet_is_403(webuddy_client):
     user = create_user(webuddy_client)
-    services.wallet_suspend(wallet=Account.objects.get(user_id=user["id"]))
+    accounts.wallet_suspend(wallet=Account.objects.get(user_id=user["id"]))
     response = webuddy_client.post("/v1/wallet/recharge", {"userId": user["id"], "amount": 5, "paymentMethod": "STRIPE"}, format="json")
     assert (response.status_code, response.json()["code"]) == (403, "wallet_suspended")
     assert Recharge.objects.count() == 0

@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from wallets.api.auth import principal_id
 from wallets.errors import DomainError, ErrorCode
-from wallets.money import canonical_decimal
 from wallets.models import IdempotencyRecord
+from wallets.money import canonical_decimal
 
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"

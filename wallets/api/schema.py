@@ -7,9 +7,8 @@ from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from wallets.errors import DEFAULT_STATUS, ErrorCode
-
 from wallets.api.idempotency import HEADER, METHODS
+from wallets.errors import DEFAULT_STATUS, ErrorCode
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     name=HEADER,

@@ -2,14 +2,14 @@
 its transactions (JWT), and order escrow for the orders service (Api-Key of a `tmr`-dialect tenant;
 users and orders are looked up within the key's tenant)."""
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from wallets import services
+from wallets import selectors
 from wallets.api.auth import ApiKeyAuthentication, is_end_user, request_tenant
 from wallets.api.base import ApiView, TmrKeyView, UserView
 from wallets.api.fields import AmountField, IdField, QueryIntegerField
@@ -19,6 +19,8 @@ from wallets.errors import ErrorCode
 from wallets.models import Account, Entry, Escrow, Tenant
 from wallets.money import parse_amount
 from wallets.selectors import wallet_history
+from wallets.services import accounts, postings, users
+from wallets.services.escrow import escrow_cancel, escrow_freeze, escrow_release
 from wallets.tenants import tenant_end_users
 
 E = ErrorCode
@@ -95,7 +97,7 @@ class RegisterView(AnonymousView):
         data = CredentialsIn(data=request.data)
         data.is_valid(raise_exception=True)
         tenant = tenant_end_users() if request.user is None else request_tenant(request)
-        user = services.user_register(tenant=tenant, **data.validated_data)
+        user = users.user_register(tenant=tenant, **data.validated_data)
         return Response({"id": str(user.id), "username": user.username}, status=status.HTTP_201_CREATED)
 
 
@@ -114,16 +116,16 @@ class TokenView(AnonymousView):
         data = CredentialsIn(data=request.data)
         data.is_valid(raise_exception=True)
         username, ip = data.validated_data["username"], client_ip(request)
-        wait = services.login_retry_after(username=username, ip=ip)
+        wait = users.login_retry_after(username=username, ip=ip)
         if wait:
             raise exceptions.Throttled(wait=wait)
         user = authenticate(request._request, username=username, password=data.validated_data["password"])
         if user is not None and not is_end_user(user):
             user = None  # staff and WeBuddy users do not sign in to the TMR Land wallet
         if user is None:
-            services.login_failure_record(username=username, ip=ip)
+            users.login_failure_record(username=username, ip=ip)
             raise exceptions.AuthenticationFailed("The username or password is wrong.")
-        services.login_failures_clear(username=username)
+        users.login_failures_clear(username=username)
         refresh = RefreshToken.for_user(user)
         return Response({"access": str(refresh.access_token), "refresh": str(refresh)})
 
@@ -193,7 +195,7 @@ class WalletView(UserView):
     def get(self, request):
         query = CurrencyQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        wallet = services.user_wallet(
+        wallet = selectors.user_wallet(
             tenant=request_tenant(request), user_id=request.user.pk, currency=query.validated_data["currency"]
         )
         return Response(WalletOut(wallet).data)
@@ -213,8 +215,8 @@ class ChargeView(UserView):
         data = MoneyIn(data=request.data)
         data.is_valid(raise_exception=True)
         currency = data.validated_data["currency"]
-        wallet = services.wallet_get_or_create(user=request.user, currency=currency)
-        posted = services.wallet_deposit(wallet=wallet, amount=data.validated_data["amount"], description="Manual deposit")
+        wallet = accounts.wallet_get_or_create(user=request.user, currency=currency)
+        posted = postings.wallet_deposit(wallet=wallet, amount=data.validated_data["amount"], description="Manual deposit")
         return _wallet_response(wallet, posted)
 
 
@@ -231,10 +233,10 @@ class WithdrawView(UserView):
     def post(self, request):
         data = MoneyIn(data=request.data)
         data.is_valid(raise_exception=True)
-        wallet = services.user_wallet(
+        wallet = selectors.user_wallet(
             tenant=request_tenant(request), user_id=request.user.pk, currency=data.validated_data["currency"]
         )
-        posted = services.wallet_withdraw(wallet=wallet, amount=data.validated_data["amount"], description="Withdrawal")
+        posted = postings.wallet_withdraw(wallet=wallet, amount=data.validated_data["amount"], description="Withdrawal")
         return _wallet_response(wallet, posted)
 
 
@@ -328,7 +330,7 @@ class FreezeView(TmrKeyView):
     def post(self, request):
         data = FreezeIn(data=request.data)
         data.is_valid(raise_exception=True)
-        escrow = services.escrow_freeze(tenant=request_tenant(request), **data.validated_data)
+        escrow = escrow_freeze(tenant=request_tenant(request), **data.validated_data)
         return Response(EscrowOut(escrow).data, status=status.HTTP_201_CREATED)
 
 
@@ -342,7 +344,7 @@ class ReleaseView(TmrKeyView):
     def post(self, request):
         data = ReleaseIn(data=request.data)
         data.is_valid(raise_exception=True)
-        escrow = services.escrow_release(tenant=request_tenant(request), **data.validated_data)
+        escrow = escrow_release(tenant=request_tenant(request), **data.validated_data)
         return Response(EscrowOut(escrow).data)
 
 
@@ -356,4 +358,4 @@ class CancelView(TmrKeyView):
     def post(self, request):
         data = CancelIn(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(EscrowOut(services.escrow_cancel(tenant=request_tenant(request), **data.validated_data)).data)
+        return Response(EscrowOut(escrow_cancel(tenant=request_tenant(request), **data.validated_data)).data)

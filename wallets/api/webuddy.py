@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from wallets import services
+from wallets import selectors
 from wallets.api.auth import request_tenant
 from wallets.api.base import WebuddyView
 from wallets.api.fields import AmountField, QueryIntegerField
@@ -15,6 +15,7 @@ from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
 from wallets.errors import DomainError, ErrorCode
 from wallets.models import Account, Entry, Recharge, Tenant, User
 from wallets.selectors import wallet_history
+from wallets.services import recharges, users
 from wallets.validation import parse_id
 
 E = ErrorCode
@@ -95,7 +96,7 @@ class UsersView(WebuddyView):
         data = UserCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        user = services.user_create(
+        user = users.user_create(
             tenant=request_tenant(request), phone_number=v["phoneNumber"], name=v.get("name", ""),
             max_credits=v.get("max_credits", 0), settings_=v.get("settings"),
         )
@@ -124,7 +125,7 @@ class UserDetailView(WebuddyView):
         data = UserPatchIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        user = services.user_update(
+        user = users.user_update(
             user=user,
             phone_number=v.get("phoneNumber"),
             name=v.get("name"),
@@ -175,7 +176,7 @@ class RechargeView(WebuddyView):
         data = RechargeIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        recharge, client_data = services.recharge_create(
+        recharge, client_data = recharges.recharge_create(
             tenant=request_tenant(request),
             user_id=parse_id(v["userId"], E.USER_NOT_FOUND, "No such user."),
             amount=v["amount"],
@@ -253,7 +254,7 @@ class HistoryView(WebuddyView):
         query = HistoryQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
-        wallet = services.webuddy_wallet(
+        wallet = selectors.webuddy_wallet(
             tenant=request_tenant(request), user_id=parse_id(q["userId"], E.USER_NOT_FOUND, "No such user.")
         )
         entries = None

@@ -5,13 +5,12 @@ import json
 import secrets
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
-
 from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
 
 from wallets.models import ApiKey, Tenant, User
 from wallets.roles import FINANCE_GROUP
-from wallets.services import api_key_create
+from wallets.services.api_keys import api_key_create
 
 CREDENTIALS = settings.BASE_DIR / "var" / "dev-credentials.json"
 

@@ -4,7 +4,7 @@ name the WeBuddy and TMR Land tenants."""
 from django.core.management.base import BaseCommand, CommandError
 
 from wallets.models import Tenant
-from wallets.services import api_key_create
+from wallets.services.api_keys import api_key_create
 
 
 class Command(BaseCommand):
