@@ -5,11 +5,11 @@ from django.db import transaction
 from django.db.models import Case, IntegerField, Value, When
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 
 from kyc.models import KycSubmission
 from kyc.services import kyc_approve, kyc_reject
-from wallets.backoffice import ReasonForm, audit, reasoned_action, require_perm
+from wallets.backoffice import Figure, ReasonForm, audit, dashboard_figure, reasoned_action, require_perm
 from wallets.errors import DomainError
 
 
@@ -19,6 +19,13 @@ def _approve(request, submission, reason):
 
 def _reject(request, submission, reason):
     return kyc_reject(submission_id=submission.pk, staff=request.user, reason=reason)
+
+
+dashboard_figure(Figure(
+    key="pending-kyc", label="KYC pending review", permission="kyc.view_kycsubmission", order=10,
+    compute=lambda tenant: KycSubmission.objects.filter(status=KycSubmission.Status.PENDING, user__tenant=tenant).count(),
+    link=lambda tenant: f"{reverse('admin:kyc_kycsubmission_changelist')}?status__exact=pending&user__tenant__code__exact={tenant.code}",
+))
 
 
 @admin.register(KycSubmission)

@@ -6,6 +6,7 @@ from kyc.models import KycSubmission
 from wallets.crypto import encrypt
 from wallets.errors import DomainError, ErrorCode
 from wallets.models import User
+from wallets.validation import invalid
 
 
 def id_number_mask(value: str) -> str:
@@ -74,5 +75,5 @@ def kyc_approve(*, submission_id, staff: User | None) -> KycSubmission:
 
 def kyc_reject(*, submission_id, staff: User | None, reason: str) -> KycSubmission:
     if not reason or not reason.strip():
-        raise DomainError(ErrorCode.VALIDATION_ERROR, "A reason is required.", fields={"reason": ["Required."]})
+        raise invalid("reason", "A reason is required.")
     return _review(submission_id, status=KycSubmission.Status.REJECTED, staff=staff, reason=reason.strip()[:255])

@@ -10,11 +10,18 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Sum
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 
 from payouts.models import Payout
 from payouts.services import monthly_run, payout_cancel, payout_retry
-from wallets.backoffice import AsciiDecimalField, audit, reasoned_action, require_perm
+from wallets.backoffice import (
+    AsciiDecimalField,
+    Figure,
+    audit,
+    dashboard_figure,
+    reasoned_action,
+    require_perm,
+)
 from wallets.errors import DomainError
 from wallets.models import Tenant, User
 from wallets.money import as_currency
@@ -44,6 +51,20 @@ class MonthlyRunForm(forms.Form):
     threshold = AsciiDecimalField(required=False,
                                   help_text="Pay only balances of at least this much (default: the deployment's threshold).")
     dry_run = forms.BooleanField(required=False, initial=True, label="Dry run (show what would be paid; pay nothing)")
+
+
+def _payouts_link(status):
+    return lambda tenant: (
+        f"{reverse('admin:payouts_payout_changelist')}?status__exact={status}&wallet__tenant__code__exact={tenant.code}"
+    )
+
+
+for _status, _label, _order in ((Payout.Status.PROCESSING, "Payouts processing", 20), (Payout.Status.FAILED, "Payouts failed", 21)):
+    dashboard_figure(Figure(
+        key=f"payouts-{_status}", label=_label, permission="payouts.view_payout", order=_order,
+        compute=lambda tenant, status=_status: Payout.objects.filter(status=status, wallet__tenant=tenant).count(),
+        link=_payouts_link(_status),
+    ))
 
 
 @admin.register(Payout)

@@ -3,6 +3,15 @@ from django.contrib import admin
 
 from sessions_app.models import ConsultationSession
 from wallets.admin import ReadOnlyAdmin
+from wallets.backoffice import Figure, dashboard_figure, held_by_currency
+from wallets.models import Hold
+
+dashboard_figure(Figure(
+    key="held-sessions", label="Held in active sessions", permission="sessions_app.view_consultationsession", order=30,
+    compute=lambda tenant: held_by_currency(Hold.objects.filter(
+        session__status=ConsultationSession.Status.ACTIVE, status=Hold.Status.ACTIVE, account__tenant=tenant,
+    )),
+))
 
 
 @admin.register(ConsultationSession)

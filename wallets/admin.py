@@ -18,8 +18,11 @@ from django.utils.html import format_html, format_html_join
 from wallets import tenants
 from wallets.backoffice import (
     AsciiDecimalField,
+    Figure,
     TransactionTenantFilter,
     audit,
+    dashboard_figure,
+    held_by_currency,
     reasoned_action,
     require_perm,
 )
@@ -29,6 +32,7 @@ from wallets.models import (
     ApiKey,
     Entry,
     Escrow,
+    Hold,
     JournalTransaction,
     Recharge,
     ReconcileRun,
@@ -358,6 +362,14 @@ class EntryAdmin(ReadOnlyAdmin):
     @admin.display(description="tenant", ordering="account__tenant")
     def tenant(self, entry):
         return entry.account.tenant_id
+
+
+dashboard_figure(Figure(
+    key="held-escrows", label="Held in escrow", permission="wallets.view_escrow", order=40,
+    compute=lambda tenant: held_by_currency(Hold.objects.filter(
+        escrow__status=Escrow.Status.FROZEN, status=Hold.Status.ACTIVE, account__tenant=tenant,
+    )),
+))
 
 
 @admin.register(Escrow)

@@ -6,6 +6,7 @@ with who did it, what was done and why; where the service runs in one transactio
 written in that same transaction.
 """
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -23,8 +24,8 @@ from wallets.money import as_currency
 from wallets.validation import parse_ascii_decimal
 
 __all__ = [
-    "ADDITION", "CHANGE", "audit", "reasoned_action", "ReasonForm", "dashboard", "require_perm", "TransactionTenantFilter",
-    "AsciiDecimalField",
+    "ADDITION", "CHANGE", "audit", "reasoned_action", "ReasonForm", "dashboard", "dashboard_figure", "Figure",
+    "held_by_currency", "require_perm", "TransactionTenantFilter", "AsciiDecimalField",
 ]
 
 
@@ -139,27 +140,69 @@ class TransactionTenantFilter(admin.SimpleListFilter):
         return queryset.filter(Exists(Entry.objects.filter(transaction=OuterRef("pk"), account__tenant_id=self.value())))
 
 
-# The dashboard
+# The dashboard: each app registers the figures of its own (in its admin module), so the core never
+# reads the apps above it.
 
 
 @dataclass(frozen=True)
-class TenantFigures:
+class Figure:
+    """One row of the dashboard: a figure per tenant, for staff with `permission`. `compute(tenant)`
+    gives a count or {currency: amount}; `link(tenant)` the list it comes from, filtered."""
+
+    key: str
+    label: str
+    permission: str
+    compute: Callable
+    link: Callable | None = None
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class Cell:
     tenant: object
-    pending_kyc: int | None
-    payouts_processing: int | None
-    payouts_failed: int | None
-    held_in_sessions: dict | None
-    held_in_escrows: dict | None
+    value: object
+    link: str | None
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.value, dict):
+            return ", ".join(f"{amount} {currency}" for currency, amount in self.value.items()) or "0"
+        return str(self.value)
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    label: str
+    cells: list[Cell]
 
 
 @dataclass(frozen=True)
 class Dashboard:
-    tenants: list[TenantFigures]
+    tenants: list
+    rows: list[Row]
     last_reconcile: object | None
     can_see_reconcile: bool
 
+    def value(self, key: str, tenant_code: str):
+        """A figure by its key and tenant code, or None when the user may not see it."""
+        for row in self.rows:
+            if row.key == key:
+                return next(cell.value for cell in row.cells if cell.tenant.code == tenant_code)
+        return None
 
-def _held_by_currency(holds) -> dict:
+
+_figures: dict[str, Figure] = {}
+
+
+def dashboard_figure(figure: Figure) -> Figure:
+    """Add a row to the dashboard (idempotent by key)."""
+    _figures[figure.key] = figure
+    return figure
+
+
+def held_by_currency(holds) -> dict:
+    """{currency: what the holds still hold}, each total in its currency's exponent."""
     remaining = ExpressionWrapper(F("amount") - F("captured") - F("released"), output_field=DecimalField())
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for row in holds.values("currency").annotate(total=Sum(remaining)).order_by("currency"):
@@ -168,33 +211,22 @@ def _held_by_currency(holds) -> dict:
 
 
 def dashboard(user) -> Dashboard | None:
-    """The figures the user may see, per tenant, or None for staff who may see none of them."""
-    from kyc.models import KycSubmission
-    from payouts.models import Payout
-    from wallets.models import Hold, ReconcileRun, Tenant
+    """The figures the user may see, a column per tenant, or None for staff who may see none."""
+    from wallets.models import ReconcileRun, Tenant
 
-    sees = {name: user.has_perm(name) for name in (
-        "kyc.view_kycsubmission", "payouts.view_payout", "sessions_app.view_consultationsession",
-        "wallets.view_escrow", "wallets.view_reconcilerun",
-    )}
-    if not any(sees.values()):
+    visible = sorted((f for f in _figures.values() if user.has_perm(f.permission)), key=lambda f: (f.order, f.key))
+    can_see_reconcile = user.has_perm("wallets.view_reconcilerun")
+    if not visible and not can_see_reconcile:
         return None
-    figures = []
-    for tenant in Tenant.objects.order_by("code"):
-        active = Hold.objects.filter(status=Hold.Status.ACTIVE, account__tenant=tenant)
-        payouts = Payout.objects.filter(wallet__tenant=tenant)
-        figures.append(TenantFigures(
-            tenant=tenant,
-            pending_kyc=KycSubmission.objects.filter(status=KycSubmission.Status.PENDING, user__tenant=tenant).count()
-            if sees["kyc.view_kycsubmission"] else None,
-            payouts_processing=payouts.filter(status=Payout.Status.PROCESSING).count() if sees["payouts.view_payout"] else None,
-            payouts_failed=payouts.filter(status=Payout.Status.FAILED).count() if sees["payouts.view_payout"] else None,
-            held_in_sessions=_held_by_currency(active.filter(session__status="active"))
-            if sees["sessions_app.view_consultationsession"] else None,
-            held_in_escrows=_held_by_currency(active.filter(escrow__status="frozen")) if sees["wallets.view_escrow"] else None,
-        ))
+    tenants = list(Tenant.objects.order_by("code"))
+    rows = [
+        Row(key=f.key, label=f.label,
+            cells=[Cell(tenant=t, value=f.compute(t), link=f.link(t) if f.link else None) for t in tenants])
+        for f in visible
+    ]
     return Dashboard(
-        tenants=figures,
-        last_reconcile=ReconcileRun.objects.order_by("-finished_at").first() if sees["wallets.view_reconcilerun"] else None,
-        can_see_reconcile=sees["wallets.view_reconcilerun"],
+        tenants=tenants,
+        rows=rows,
+        last_reconcile=ReconcileRun.objects.order_by("-finished_at").first() if can_see_reconcile else None,
+        can_see_reconcile=can_see_reconcile,
     )

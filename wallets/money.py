@@ -5,6 +5,7 @@ Amounts are `Decimal` end to end. An amount that does not fit its currency is re
 from decimal import Decimal, InvalidOperation
 
 from wallets.errors import DomainError, ErrorCode
+from wallets.validation import invalid
 
 CURRENCY_EXPONENTS: dict[str, int] = {"INR": 2, "USD": 2, "USDC": 6}
 CURRENCIES = tuple(CURRENCY_EXPONENTS)
@@ -30,10 +31,6 @@ def quantum(currency: str) -> Decimal:
 def as_currency(value: Decimal, currency: str) -> Decimal:
     """Present a stored value with its currency's exponent (stored values are always exact)."""
     return Decimal(value).quantize(quantum(currency))
-
-
-def _invalid(message: str, field: str) -> DomainError:
-    return DomainError(ErrorCode.VALIDATION_ERROR, message, fields={field: [message]})
 
 
 def _significant(value: Decimal) -> tuple[int, tuple[int, ...], int]:
@@ -70,17 +67,17 @@ def parse_amount(value, currency: str, *, field: str = "amount", allow_zero: boo
     """
     exponent = currency_exponent(currency)
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise _invalid("Must be a number.", field)
+        raise invalid(field, "Must be a number.")
     try:
         amount = Decimal(value)
     except (InvalidOperation, ValueError):
-        raise _invalid("Must be a number.", field) from None
+        raise invalid(field, "Must be a number.") from None
     if not amount.is_finite():
-        raise _invalid("Must be a finite number.", field)
+        raise invalid(field, "Must be a finite number.")
     if amount < 0 or (amount == 0 and not allow_zero):
-        raise _invalid("Must be greater than 0." if not allow_zero else "Must not be negative.", field)
+        raise invalid(field, "Must be greater than 0." if not allow_zero else "Must not be negative.")
     if amount > MAX_AMOUNT:
-        raise _invalid(f"Must not exceed {MAX_AMOUNT:,}.", field)
+        raise invalid(field, f"Must not exceed {MAX_AMOUNT:,}.")
     if decimal_places(amount) > exponent:
-        raise _invalid(f"{currency} amounts have at most {exponent} decimal places.", field)
+        raise invalid(field, f"{currency} amounts have at most {exponent} decimal places.")
     return amount.quantize(quantum(currency))

@@ -14,6 +14,7 @@ from wallets import ledger
 from wallets.errors import DomainError, ErrorCode
 from wallets.models import Tenant
 from wallets.money import CURRENCIES
+from wallets.validation import invalid
 
 TENANT_CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
@@ -25,10 +26,6 @@ SEED_TENANTS = (
     {"code": "webuddy", "name": "WeBuddy", "dialect": Tenant.Dialect.WEBUDDY, "currencies": None},
     {"code": "tmr", "name": "TMR Land", "dialect": Tenant.Dialect.TMR, "currencies": ["USD", "USDC"]},
 )
-
-
-def _invalid(field: str, message: str) -> DomainError:
-    return DomainError(ErrorCode.VALIDATION_ERROR, f"{field}: {message}", fields={field: [message]})
 
 
 def tenant_currency_require(*, tenant: Tenant, currency: str) -> str:
@@ -54,17 +51,17 @@ def tenant_end_users() -> Tenant:
 
 def tenant_validate(*, code: str, name: str, dialect: str, currencies, platform_fee_percent=None) -> None:
     if not isinstance(code, str) or not TENANT_CODE.fullmatch(code):
-        raise _invalid("code", "1 to 32 lower-case letters, digits, - or _, starting with a letter or digit.")
+        raise invalid("code", "1 to 32 lower-case letters, digits, - or _, starting with a letter or digit.")
     if not name or not name.strip():
-        raise _invalid("name", "A name is required.")
+        raise invalid("name", "A name is required.")
     if dialect not in Tenant.Dialect.values:
-        raise _invalid("dialect", f"Must be one of {', '.join(Tenant.Dialect.values)}.")
+        raise invalid("dialect", f"Must be one of {', '.join(Tenant.Dialect.values)}.")
     if not isinstance(currencies, list) or not currencies:
-        raise _invalid("currencies", "A list of one or more currency codes, the default first.")
+        raise invalid("currencies", "A list of one or more currency codes, the default first.")
     if any(c not in CURRENCIES for c in currencies) or len(set(currencies)) != len(currencies):
-        raise _invalid("currencies", f"Each of {', '.join(CURRENCIES)}, at most once.")
+        raise invalid("currencies", f"Each of {', '.join(CURRENCIES)}, at most once.")
     if platform_fee_percent is not None and not (0 <= Decimal(platform_fee_percent) <= 100):
-        raise _invalid("platform_fee_percent", "Between 0 and 100.")
+        raise invalid("platform_fee_percent", "Between 0 and 100.")
 
 
 def tenant_create(*, code: str, name: str, dialect: str, currencies: list[str], platform_fee_percent=None) -> Tenant:
@@ -72,8 +69,7 @@ def tenant_create(*, code: str, name: str, dialect: str, currencies: list[str], 
     tenant_validate(code=code, name=name, dialect=dialect, currencies=currencies, platform_fee_percent=platform_fee_percent)
     with transaction.atomic():
         if Tenant.objects.filter(code=code).exists():
-            raise DomainError(ErrorCode.VALIDATION_ERROR, "code: A tenant with this code exists.",
-                              fields={"code": ["A tenant with this code exists."]})
+            raise invalid("code", "A tenant with this code exists.")
         tenant = Tenant.objects.create(
             code=code, name=name.strip(), dialect=dialect, currencies=currencies, platform_fee_percent=platform_fee_percent
         )
@@ -91,10 +87,10 @@ def tenant_update(*, tenant: Tenant, name: str, currencies: list[str], platform_
         has_wallets = locked.accounts.filter(kind="wallet").exists()
         if has_wallets and currencies[0] != locked.currencies[0]:
             # The default is where every user's first wallet is: changing it would strand them all.
-            raise _invalid("currencies", f"Wallets exist: the default currency stays {locked.currencies[0]}, first.")
+            raise invalid("currencies", f"Wallets exist: the default currency stays {locked.currencies[0]}, first.")
         dropped = set(locked.currencies) - set(currencies)
         if dropped and locked.accounts.filter(kind="wallet", currency__in=dropped).exists():
-            raise _invalid("currencies", f"Wallets in {', '.join(sorted(dropped))} exist; a currency in use stays.")
+            raise invalid("currencies", f"Wallets in {', '.join(sorted(dropped))} exist; a currency in use stays.")
         locked.name, locked.currencies, locked.platform_fee_percent = name.strip(), currencies, platform_fee_percent
         locked.save(update_fields=["name", "currencies", "platform_fee_percent"])
         ledger.ensure_system_accounts(tenant=locked.code)

@@ -99,7 +99,7 @@ def test_finance_approves_one_kyc_and_rejects_another(page, live_server):
     log_in_as_finance(page)
     shot(page, "02-dashboard")
 
-    page.click("#dash-pending-kyc-tmr")
+    page.click("#dash-pending-kyc-tmr a")
     page.wait_for_selector("#result_list")
     assert "310101****1234" in page.inner_text("#result_list")
     assert "310101199001011234" not in page.content()

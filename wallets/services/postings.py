@@ -9,6 +9,7 @@ from wallets.errors import DomainError, ErrorCode
 from wallets.ledger import Leg, Posted
 from wallets.models import Account, Entry, JournalTransaction, User
 from wallets.money import parse_amount, quantum
+from wallets.validation import invalid
 
 System = Account.System
 
@@ -94,7 +95,7 @@ def wallet_transfer(
 def transaction_reverse(*, transaction_id: UUID, reason: str, created_by: User | None = None) -> Posted:
     """Post the exact opposite of a transaction. The original stays; each is reversed at most once."""
     if not reason or not reason.strip():
-        raise DomainError(ErrorCode.VALIDATION_ERROR, "A reason is required.", fields={"reason": ["Required."]})
+        raise invalid("reason", "A reason is required.")
     try:
         original = JournalTransaction.objects.get(pk=transaction_id)
     except JournalTransaction.DoesNotExist:
