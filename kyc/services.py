@@ -47,13 +47,6 @@ def kyc_submit(*, user: User, full_name: str, id_type: str, id_number: str) -> K
         raise _already() from None
 
 
-def kyc_latest(*, user: User) -> KycSubmission:
-    submission = KycSubmission.objects.filter(user=user).order_by("-submitted_at").first()
-    if submission is None:
-        raise DomainError(ErrorCode.KYC_NOT_FOUND, "No KYC submission found for this user.")
-    return submission
-
-
 def _review(submission_id, *, status: str, staff: User | None, reason: str = "") -> KycSubmission:
     with transaction.atomic():
         submission = KycSubmission.objects.select_for_update().get(pk=submission_id)

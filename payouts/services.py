@@ -4,36 +4,29 @@ A payout is recorded and its amount held on the expert's wallet in one transacti
 called after that commits (no lock held); its answer is applied in a new transaction: paid
 captures the hold to payout clearing, failed releases it back.
 """
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from experts.models import BankDetail
 from payouts.models import Payout
+from payouts.selectors import (
+    MonthlyQuote,
+    ended_month_end,
+    expert_wallet,
+    monthly_payout_exists,
+    monthly_payout_quote,
+)
 from wallets import selectors
 from wallets.crypto import decrypt
 from wallets.errors import DomainError, ErrorCode
 from wallets.gateways import METHODS, PayoutDestination, gateway_for
-from wallets.models import Account, Hold, Tenant, User
+from wallets.models import Account, Hold, Tenant
 from wallets.money import parse_amount
-from wallets.selectors import wallet_balance_at
 from wallets.services import holds
 from wallets.services.holds import Payee
-from wallets.validation import invalid, parse_month, parse_uuid
-
-
-def _expert_wallet(tenant: Tenant, expert_id) -> Account:
-    """The tenant's expert's wallet; 404 `expert_not_found` for anyone else (another tenant's too)."""
-    try:
-        return selectors.webuddy_wallet(tenant=tenant, user_id=expert_id)
-    except DomainError as exc:
-        if exc.code == ErrorCode.USER_NOT_FOUND and not User.objects.filter(pk=expert_id, tenant=tenant).exists():
-            raise DomainError(ErrorCode.EXPERT_NOT_FOUND, "No such expert.") from None
-        raise
+from wallets.validation import invalid, parse_uuid
 
 
 def _payment_method(method) -> str:
@@ -188,7 +181,7 @@ def _close_unpaid(*, payout: Payout, status: str, reason: str, provider_payout_i
 
 def payout_request_manual(*, tenant: Tenant, expert_id, amount, bank_account_id, payment_method) -> Payout:
     """Pay `amount` of the tenant's expert's available balance to one of their bank accounts."""
-    wallet = _expert_wallet(tenant, expert_id)
+    wallet = expert_wallet(tenant, expert_id)
     method = _payment_method(payment_method)
     amount = parse_amount(amount, wallet.currency)
     bank = BankDetail.objects.filter(pk=parse_uuid(bank_account_id), expert_id=wallet.user_id).first()
@@ -196,52 +189,6 @@ def payout_request_manual(*, tenant: Tenant, expert_id, amount, bank_account_id,
         raise DomainError(ErrorCode.BANK_ACCOUNT_NOT_FOUND, "bankAccount is not one of the expert's bank details.")
     payout = _create(wallet=wallet, amount=amount, kind=Payout.Kind.MANUAL, month=None, method=method, bank=bank)
     return payout_execute(payout=payout)
-
-
-def ended_month_end(month: str) -> datetime:
-    """The end of `month` (YYYY-MM), which must be over (400 `month_not_ended` otherwise)."""
-    _, end = parse_month(month)
-    if end > timezone.now():
-        raise DomainError(ErrorCode.MONTH_NOT_ENDED, f"{month} has not ended yet.")
-    return end
-
-
-@dataclass(frozen=True)
-class MonthlyQuote:
-    expert_id: object
-    month: str
-    currency: str
-    amount: Decimal
-    threshold: Decimal
-    bank: BankDetail | None
-
-    @property
-    def payable(self) -> bool:
-        return self.bank is not None and self.amount > 0 and self.amount >= self.threshold
-
-
-def monthly_payout_exists(*, expert_id, month: str) -> bool:
-    """The rule "one monthly payout per expert and month": one that is not failed or cancelled."""
-    return Payout.objects.filter(expert_id=expert_id, kind=Payout.Kind.MONTHLY, month=month).exclude(
-        status__in=[Payout.Status.FAILED, Payout.Status.CANCELLED]
-    ).exists()
-
-
-def monthly_payout_quote(*, tenant: Tenant, expert_id, month: str, threshold=None) -> MonthlyQuote:
-    """What a monthly payout would pay: the available balance at the end of `month`, capped by the
-    available balance now, to the expert's primary bank account."""
-    wallet = _expert_wallet(tenant, expert_id)
-    end = ended_month_end(month)
-    limit = settings.PAYOUT_THRESHOLD if threshold is None else parse_amount(
-        threshold, wallet.currency, field="payoutThreshold", allow_zero=True
-    )
-    balance_then, held_then = wallet_balance_at(wallet=wallet, at=end)
-    wallet.refresh_from_db()
-    amount = max(min(balance_then - held_then, wallet.available_balance), Decimal(0))
-    bank = BankDetail.objects.filter(expert_id=wallet.user_id, is_primary=True).first()
-    return MonthlyQuote(
-        expert_id=wallet.user_id, month=month, currency=wallet.currency, amount=amount, threshold=limit, bank=bank
-    )
 
 
 def payout_request_monthly(*, tenant: Tenant, expert_id, month: str, threshold=None, payment_method: str = "RAZORPAY"):

@@ -9,11 +9,48 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from wallets.errors import DomainError, ErrorCode
-from wallets.models import Account, Entry, JournalTransaction, ReconcileRun, Tenant
+from wallets.models import Account, Entry, JournalTransaction, Recharge, ReconcileRun, Tenant, User
 from wallets.money import currency_exponent
+from wallets.validation import parse_id
 
 MONEY_FIELD = DecimalField(max_digits=24, decimal_places=6)
 ZERO = Value(Decimal(0), output_field=MONEY_FIELD)
+
+
+def user_find(*, tenant: Tenant, user_id) -> User:
+    """The tenant's user, or 404 `user_not_found` (also for another tenant's user or a malformed id)."""
+    user = User.objects.select_related("tenant").filter(pk=parse_id(user_id, ErrorCode.USER_NOT_FOUND, "No such user."),
+                                                        tenant=tenant).first()
+    if user is None:
+        raise DomainError(ErrorCode.USER_NOT_FOUND, "No such user.")
+    return user
+
+
+def user_default_wallet(*, user: User) -> Account | None:
+    """The user's wallet in their tenant's default currency (None if it was never opened)."""
+    return Account.objects.filter(
+        kind=Account.Kind.WALLET, tenant_id=user.tenant_id, user=user, currency=user.tenant.default_currency
+    ).first()
+
+
+def user_wallets(*, tenant: Tenant, user: User, currency: str | None = None) -> list[Account]:
+    """The user's wallets in the tenant (in one currency, if given), oldest first."""
+    wallets = Account.objects.filter(kind=Account.Kind.WALLET, tenant=tenant, user=user)
+    if currency is not None:
+        wallets = wallets.filter(currency=currency)
+    return list(wallets.order_by("created_at"))
+
+
+def recharge_find(*, tenant: Tenant, recharge_id) -> Recharge:
+    """The tenant's recharge with its wallet, or 404 `recharge_not_found`."""
+    recharge = (
+        Recharge.objects.select_related("account")
+        .filter(pk=parse_id(recharge_id, ErrorCode.RECHARGE_NOT_FOUND, "No such recharge."), account__tenant=tenant)
+        .first()
+    )
+    if recharge is None:
+        raise DomainError(ErrorCode.RECHARGE_NOT_FOUND, "No such recharge.")
+    return recharge
 
 
 def user_wallet(*, tenant: Tenant, user_id, currency: str) -> Account:

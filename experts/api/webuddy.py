@@ -3,25 +3,15 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from experts.models import BankDetail
+from experts.selectors import bank_details_of, expert_find
 from experts.services import bank_detail_add
 from wallets.api.auth import request_tenant
 from wallets.api.base import WebuddyView
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
-from wallets.errors import DomainError, ErrorCode
-from wallets.models import Tenant, User
-from wallets.validation import parse_id
+from wallets.errors import ErrorCode
 
 E = ErrorCode
 TAGS = ["WeBuddy: experts"]
-
-
-def find_expert(tenant: Tenant, expert_id) -> User:
-    """The tenant's user as an expert, or 404 `expert_not_found` (also for another tenant's user)."""
-    expert = User.objects.filter(pk=parse_id(expert_id, E.EXPERT_NOT_FOUND, "No such expert."), tenant=tenant).first()
-    if expert is None:
-        raise DomainError(E.EXPERT_NOT_FOUND, "No such expert.")
-    return expert
 
 
 class BankDetailOut(serializers.Serializer):
@@ -64,7 +54,7 @@ class BankDetailsView(WebuddyView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         detail = bank_detail_add(
-            expert=find_expert(request_tenant(request), v["expertId"]),
+            expert=expert_find(tenant=request_tenant(request), expert_id=v["expertId"]),
             bank_name=v["bankName"],
             account_number=v["accountNumber"],
             ifsc_code=v["ifscCode"],
@@ -81,6 +71,5 @@ class ExpertBankDetailsView(WebuddyView):
         responses={200: BankDetailListOut, **error_responses(E.EXPERT_NOT_FOUND, dialect="webuddy")},
     )
     def get(self, request, expert_id):
-        expert = find_expert(request_tenant(request), expert_id)
-        details = BankDetail.objects.filter(expert=expert).order_by("created_at")
-        return Response({"items": BankDetailOut(details, many=True).data})
+        expert = expert_find(tenant=request_tenant(request), expert_id=expert_id)
+        return Response({"items": BankDetailOut(bank_details_of(expert=expert), many=True).data})

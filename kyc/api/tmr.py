@@ -4,7 +4,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from kyc.models import KycSubmission
-from kyc.services import kyc_latest, kyc_submit
+from kyc.selectors import kyc_latest
+from kyc.services import kyc_submit
 from wallets.api.base import UserView
 from wallets.api.schema import IDEMPOTENCY_ERRORS, tmr_errors
 from wallets.errors import ErrorCode as E

@@ -5,11 +5,12 @@ from rest_framework.response import Response
 
 from payouts import services
 from payouts.models import Payout
+from payouts.selectors import payout_find
 from wallets.api.auth import request_tenant
 from wallets.api.base import WebuddyView
 from wallets.api.fields import AmountField
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
-from wallets.errors import DomainError, ErrorCode
+from wallets.errors import ErrorCode
 from wallets.gateways import METHODS
 from wallets.validation import parse_id
 
@@ -117,10 +118,4 @@ class MonthlyPayoutView(WebuddyView):
 class PayoutDetailView(WebuddyView):
     @extend_schema(tags=TAGS, summary="Get a payout", responses={200: PayoutOut, **error_responses(E.PAYOUT_NOT_FOUND, dialect="webuddy")})
     def get(self, request, payout_id):
-        payout = (
-            Payout.objects.filter(pk=parse_id(payout_id, E.PAYOUT_NOT_FOUND, "No such payout."), wallet__tenant=request_tenant(request))
-            .first()
-        )
-        if payout is None:
-            raise DomainError(E.PAYOUT_NOT_FOUND, "No such payout.")
-        return Response(PayoutOut(payout).data)
+        return Response(PayoutOut(payout_find(tenant=request_tenant(request), payout_id=payout_id)).data)

@@ -5,11 +5,12 @@ from rest_framework.response import Response
 
 from sessions_app import services
 from sessions_app.models import ConsultationSession
+from sessions_app.selectors import session_find
 from wallets.api.auth import request_tenant
 from wallets.api.base import WebuddyView
 from wallets.api.fields import AmountField
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
-from wallets.errors import DomainError, ErrorCode
+from wallets.errors import ErrorCode
 from wallets.validation import parse_id
 
 E = ErrorCode
@@ -139,11 +140,4 @@ class SessionEndView(WebuddyView):
 class SessionDetailView(WebuddyView):
     @extend_schema(tags=TAGS, summary="Get a session", responses={200: SessionOut, **error_responses(E.SESSION_NOT_FOUND, dialect="webuddy")})
     def get(self, request, session_id):
-        session = (
-            ConsultationSession.objects.select_related("hold")
-            .filter(pk=_session_id(session_id), wallet__tenant=request_tenant(request))
-            .first()
-        )
-        if session is None:
-            raise DomainError(E.SESSION_NOT_FOUND, "No such session.")
-        return Response(SessionOut(session).data)
+        return Response(SessionOut(session_find(tenant=request_tenant(request), session_id=session_id)).data)

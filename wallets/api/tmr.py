@@ -275,11 +275,9 @@ class TransactionsView(UserView):
         query = TransactionsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
-        wallets = Account.objects.filter(kind=Account.Kind.WALLET, tenant=request_tenant(request), user=request.user)
-        if "currency" in q:
-            wallets = wallets.filter(currency=q["currency"])
+        wallets = selectors.user_wallets(tenant=request_tenant(request), user=request.user, currency=q.get("currency"))
         entries = Entry.objects.filter(type=q["type"]) if "type" in q else None
-        history = wallet_history(wallets=list(wallets), entries=entries, offset=q["offset"], limit=q["limit"])
+        history = wallet_history(wallets=wallets, entries=entries, offset=q["offset"], limit=q["limit"])
         return Response({"items": TransactionOut(history.lines, many=True).data, "total": history.total})
 
 

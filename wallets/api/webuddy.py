@@ -12,26 +12,14 @@ from wallets.api.base import WebuddyView
 from wallets.api.fields import AmountField, QueryIntegerField
 from wallets.api.filters import ENTRY_TYPES, StatementFilter
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
-from wallets.errors import DomainError, ErrorCode
-from wallets.models import Account, Entry, Recharge, Tenant, User
+from wallets.errors import ErrorCode
+from wallets.models import Entry, Recharge, User
 from wallets.selectors import wallet_history
 from wallets.services import recharges, users
 from wallets.validation import parse_id
 
 E = ErrorCode
 TAGS = ["WeBuddy: users and wallet"]
-
-
-def find_user(tenant: Tenant, user_id) -> User:
-    """The tenant's user, or 404 `user_not_found` (also for another tenant's user)."""
-    user = (
-        User.objects.select_related("tenant")
-        .filter(pk=parse_id(user_id, E.USER_NOT_FOUND, "No such user."), tenant=tenant)
-        .first()
-    )
-    if user is None:
-        raise DomainError(E.USER_NOT_FOUND, "No such user.")
-    return user
 
 
 # Serializers
@@ -57,9 +45,7 @@ class UserOut(serializers.Serializer):
 
     @extend_schema(responses=WalletSummaryOut)
     def get_wallet(self, user) -> dict | None:
-        wallet = Account.objects.filter(
-            kind=Account.Kind.WALLET, tenant_id=user.tenant_id, user=user, currency=user.wallet_currency
-        ).first()
+        wallet = selectors.user_default_wallet(user=user)
         return None if wallet is None else WalletSummaryOut(wallet).data
 
 
@@ -106,7 +92,7 @@ class UsersView(WebuddyView):
 class UserDetailView(WebuddyView):
     @extend_schema(tags=TAGS, summary="Get a user", responses={200: UserOut, **error_responses(E.USER_NOT_FOUND, dialect="webuddy")})
     def get(self, request, user_id):
-        return Response(render_user(find_user(request_tenant(request), user_id)))
+        return Response(render_user(selectors.user_find(tenant=request_tenant(request), user_id=user_id)))
 
     @extend_schema(
         tags=TAGS,
@@ -121,7 +107,7 @@ class UserDetailView(WebuddyView):
         },
     )
     def patch(self, request, user_id):
-        user = find_user(request_tenant(request), user_id)
+        user = selectors.user_find(tenant=request_tenant(request), user_id=user_id)
         data = UserPatchIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -201,13 +187,7 @@ class RechargeDetailView(WebuddyView):
         responses={200: RechargeOut, **error_responses(E.RECHARGE_NOT_FOUND, dialect="webuddy")},
     )
     def get(self, request, recharge_id):
-        recharge = (
-            Recharge.objects.select_related("account")
-            .filter(pk=parse_id(recharge_id, E.RECHARGE_NOT_FOUND, "No such recharge."), account__tenant=request_tenant(request))
-            .first()
-        )
-        if recharge is None:
-            raise DomainError(E.RECHARGE_NOT_FOUND, "No such recharge.")
+        recharge = selectors.recharge_find(tenant=request_tenant(request), recharge_id=recharge_id)
         return Response(render_recharge(recharge))
 
 
