@@ -4,6 +4,7 @@ A payout is recorded and its amount held on the expert's wallet in one transacti
 called after that commits (no lock held); its answer is applied in a new transaction: paid
 captures the hold to payout clearing, failed releases it back.
 """
+from dataclasses import asdict
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -21,9 +22,10 @@ from payouts.selectors import (
 from wallets import selectors
 from wallets.crypto import decrypt
 from wallets.errors import DomainError, ErrorCode
-from wallets.gateways import METHODS, PayoutDestination, gateway_for
+from wallets.gateways import METHODS, GatewayPayout, PayoutDestination, gateway_for
 from wallets.models import Account, Hold, Tenant
 from wallets.money import parse_amount
+from wallets.recovery import NO_RECOVERY, no_transaction_open
 from wallets.services import holds
 from wallets.services.holds import Payee
 from wallets.validation import invalid, parse_uuid
@@ -39,9 +41,13 @@ def _already_exists() -> DomainError:
     return DomainError(ErrorCode.PAYOUT_ALREADY_EXISTS, "A monthly payout for this expert and month already exists.")
 
 
-def _create(*, wallet: Account, amount: Decimal, kind: str, month, method: str, bank: BankDetail, retry_of=None) -> Payout:
+def _create(
+    *, wallet: Account, amount: Decimal, kind: str, month, method: str, bank: BankDetail, retry_of=None,
+    recovery=NO_RECOVERY,
+) -> Payout:
+    """Phase 1: the payout recorded and its amount held on the wallet, one transaction (`recorded`)."""
     try:
-        with transaction.atomic():
+        with recovery.step("recorded") as remember:
             payout_id = Payout._meta.pk.default()
             hold = holds.hold_place(
                 wallet=wallet,
@@ -50,7 +56,7 @@ def _create(*, wallet: Account, amount: Decimal, kind: str, month, method: str, 
                 reference_id=str(payout_id),
                 description=f"Payout hold: {payout_id}",
             )
-            return Payout.objects.create(
+            payout = Payout.objects.create(
                 id=payout_id,
                 expert_id=wallet.user_id,
                 wallet=wallet,
@@ -63,36 +69,53 @@ def _create(*, wallet: Account, amount: Decimal, kind: str, month, method: str, 
                 hold=hold,
                 retry_of=retry_of,
             )
+            remember(payout=str(payout.id))
+        return payout
     except IntegrityError:
         if kind == Payout.Kind.MONTHLY:
             raise _already_exists() from None
         raise
 
 
-def payout_execute(*, payout: Payout) -> Payout:
-    """Ask the gateway to pay (outside any lock), then apply its answer."""
-    bank = payout.bank_account
-    answer = gateway_for(payout.payment_method).create_payout(
-        reference=str(payout.id),
-        amount=payout.amount,
-        currency=payout.currency,
-        destination=PayoutDestination(
-            account_number=decrypt(bank.account_number_encrypted),
-            ifsc_code=bank.ifsc_code,
-            account_holder_name=bank.account_holder_name,
-        ),
-        idempotency_key=f"payout-{payout.id}",
-    )
+def payout_execute(*, payout_id, recovery=NO_RECOVERY) -> Payout:
+    """Phases 2 and 3: ask the gateway to pay, with no transaction open and keyed by the payout's id,
+    keep its answer (`answered`), then apply it: paid captures the hold to payout clearing, failed
+    releases it, anything else leaves the payout processing. Each applies at most once."""
+    answer = recovery.data.get("answer")
+    if answer is None:
+        payout = Payout.objects.select_related("bank_account").get(pk=payout_id)
+        if payout.status != Payout.Status.PENDING:
+            return payout  # an earlier attempt got as far as the gateway's answer
+        no_transaction_open()
+        bank = payout.bank_account
+        reply = gateway_for(payout.payment_method).create_payout(
+            reference=str(payout.id),
+            amount=payout.amount,
+            currency=payout.currency,
+            destination=PayoutDestination(
+                account_number=decrypt(bank.account_number_encrypted),
+                ifsc_code=bank.ifsc_code,
+                account_holder_name=bank.account_holder_name,
+            ),
+            idempotency_key=f"payout-{payout.id}",
+        )
+        recovery.save("answered", answer=asdict(reply))
+    else:
+        reply = GatewayPayout(**answer)
+    return payout_apply_answer(payout_id=payout_id, answer=reply)
+
+
+def payout_apply_answer(*, payout_id, answer: GatewayPayout) -> Payout:
+    """What the gateway said of a payout, applied once (a second application changes nothing)."""
     if answer.status == "paid":
-        return payout_mark_paid(payout_id=payout.id, provider_payout_id=answer.provider_payout_id)
+        return payout_mark_paid(payout_id=payout_id, provider_payout_id=answer.provider_payout_id)
     if answer.status == "failed":
-        return payout_mark_failed(payout_id=payout.id, reason=answer.failure_reason or "rejected by the gateway",
+        return payout_mark_failed(payout_id=payout_id, reason=answer.failure_reason or "rejected by the gateway",
                                   provider_payout_id=answer.provider_payout_id)
-    Payout.objects.filter(pk=payout.pk, status=Payout.Status.PENDING).update(
+    Payout.objects.filter(pk=payout_id, status=Payout.Status.PENDING).update(
         status=Payout.Status.PROCESSING, provider_payout_id=answer.provider_payout_id, updated_at=timezone.now()
     )
-    payout.refresh_from_db()
-    return payout
+    return Payout.objects.get(pk=payout_id)
 
 
 def _lock_open_payout(payout_id) -> Payout:
@@ -159,7 +182,7 @@ def payout_retry(*, payout_id) -> Payout:
         )
     except IntegrityError:  # retried concurrently (one retry per payout), or paid meanwhile for the month
         raise DomainError(ErrorCode.PAYOUT_NOT_RETRYABLE, "This payout has already been retried.") from None
-    return payout_execute(payout=payout)
+    return payout_execute(payout_id=payout.id)
 
 
 def _close_unpaid(*, payout: Payout, status: str, reason: str, provider_payout_id: str | None = None) -> Payout:
@@ -179,32 +202,45 @@ def _close_unpaid(*, payout: Payout, status: str, reason: str, provider_payout_i
     return payout
 
 
-def payout_request_manual(*, tenant: Tenant, expert_id, amount, bank_account_id, payment_method) -> Payout:
-    """Pay `amount` of the tenant's expert's available balance to one of their bank accounts."""
-    wallet = expert_wallet(tenant, expert_id)
-    method = _payment_method(payment_method)
-    amount = parse_amount(amount, wallet.currency)
-    bank = BankDetail.objects.filter(pk=parse_uuid(bank_account_id), expert_id=wallet.user_id).first()
-    if bank is None:
-        raise DomainError(ErrorCode.BANK_ACCOUNT_NOT_FOUND, "bankAccount is not one of the expert's bank details.")
-    payout = _create(wallet=wallet, amount=amount, kind=Payout.Kind.MANUAL, month=None, method=method, bank=bank)
-    return payout_execute(payout=payout)
+def payout_request_manual(
+    *, tenant: Tenant, expert_id, amount, bank_account_id, payment_method, recovery=NO_RECOVERY
+) -> Payout:
+    """Pay `amount` of the tenant's expert's available balance to one of their bank accounts (in
+    phases; `recovery` resumes a retried request after its last one)."""
+    payout_id = recovery.data.get("payout")
+    if payout_id is None:
+        wallet = expert_wallet(tenant, expert_id)
+        method = _payment_method(payment_method)
+        amount = parse_amount(amount, wallet.currency)
+        bank = BankDetail.objects.filter(pk=parse_uuid(bank_account_id), expert_id=wallet.user_id).first()
+        if bank is None:
+            raise DomainError(ErrorCode.BANK_ACCOUNT_NOT_FOUND, "bankAccount is not one of the expert's bank details.")
+        payout_id = _create(
+            wallet=wallet, amount=amount, kind=Payout.Kind.MANUAL, month=None, method=method, bank=bank, recovery=recovery
+        ).id
+    return payout_execute(payout_id=payout_id, recovery=recovery)
 
 
-def payout_request_monthly(*, tenant: Tenant, expert_id, month: str, threshold=None, payment_method: str = "RAZORPAY"):
-    """The expert's monthly payout, or a `MonthlyQuote` saying why nothing is paid (below threshold)."""
-    quote = monthly_payout_quote(tenant=tenant, expert_id=expert_id, month=month, threshold=threshold)
-    if monthly_payout_exists(expert_id=quote.expert_id, month=month):
-        raise _already_exists()
-    if quote.bank is None:
-        raise DomainError(ErrorCode.BANK_ACCOUNT_NOT_FOUND, "The expert has no primary bank account.")
-    if not quote.payable:
-        return quote
-    wallet = selectors.webuddy_wallet(tenant=tenant, user_id=quote.expert_id)
-    payout = _create(
-        wallet=wallet, amount=quote.amount, kind=Payout.Kind.MONTHLY, month=month, method=payment_method, bank=quote.bank
-    )
-    return payout_execute(payout=payout)
+def payout_request_monthly(
+    *, tenant: Tenant, expert_id, month: str, threshold=None, payment_method: str = "RAZORPAY", recovery=NO_RECOVERY
+):
+    """The expert's monthly payout (in phases, like a manual one), or a `MonthlyQuote` saying why
+    nothing is paid (below threshold)."""
+    payout_id = recovery.data.get("payout")
+    if payout_id is None:
+        quote = monthly_payout_quote(tenant=tenant, expert_id=expert_id, month=month, threshold=threshold)
+        if monthly_payout_exists(expert_id=quote.expert_id, month=month):
+            raise _already_exists()
+        if quote.bank is None:
+            raise DomainError(ErrorCode.BANK_ACCOUNT_NOT_FOUND, "The expert has no primary bank account.")
+        if not quote.payable:
+            return quote
+        wallet = selectors.webuddy_wallet(tenant=tenant, user_id=quote.expert_id)
+        payout_id = _create(
+            wallet=wallet, amount=quote.amount, kind=Payout.Kind.MONTHLY, month=month, method=_payment_method(payment_method),
+            bank=quote.bank, recovery=recovery,
+        ).id
+    return payout_execute(payout_id=payout_id, recovery=recovery)
 
 
 def monthly_run(*, month: str, threshold=None, dry_run: bool = False, tenant: Tenant | None = None) -> list[dict]:

@@ -67,6 +67,7 @@ COMMON = (E.VALIDATION_ERROR, E.MALFORMED_JSON, E.EXPERT_NOT_FOUND, E.USER_NOT_F
 
 
 class ManualPayoutView(WebuddyView):
+    calls_out = True  # the gateway is called between the payout's recorded and applied phases
     @extend_schema(
         tags=TAGS,
         summary="Pay part of an expert's available balance to one of their bank accounts",
@@ -83,11 +84,13 @@ class ManualPayoutView(WebuddyView):
             amount=v["amount"],
             bank_account_id=v["bankAccount"],
             payment_method=v["paymentMethod"],
+            recovery=request.recovery,
         )
         return Response(PayoutOut(payout).data, status=status.HTTP_201_CREATED)
 
 
 class MonthlyPayoutView(WebuddyView):
+    calls_out = True
     @extend_schema(
         tags=TAGS,
         summary="Pay an expert's balance earned up to the end of a month, if above the threshold",
@@ -108,6 +111,7 @@ class MonthlyPayoutView(WebuddyView):
             month=v["month"],
             threshold=v.get("payoutThreshold"),
             payment_method=v["paymentMethod"],
+            recovery=request.recovery,
         )
         if isinstance(result, Payout):
             return Response(PayoutOut(result).data, status=status.HTTP_201_CREATED)

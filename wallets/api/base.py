@@ -1,35 +1,33 @@
-"""The base views of both dialects: DRF's APIView with `Idempotency-Key` honoured on POST and PATCH,
-and the principal each dialect's endpoints are for (shared by every app's API modules)."""
+"""The base views of both dialects, and the principal each dialect's endpoints are for (shared by
+every app's API modules).
+
+`Idempotency-Key` is honoured through one hook: after DRF's `initial()` (authentication,
+permissions, throttles), a POST or PATCH with the header has its handler wrapped by
+`wallets.api.idempotency.run_idempotent` for this request; DRF's `dispatch` itself is unchanged.
+"""
 from rest_framework.views import APIView
 
 from wallets.api.auth import IsEndUser, TmrScope, WebuddyScope
 from wallets.api.idempotency import HEADER, METHODS, run_idempotent
+from wallets.recovery import NO_RECOVERY
 
 
 class ApiView(APIView):
     # Sign-up and token views answer anonymous callers and return secrets: no stored replays there.
     idempotent = True
+    # Handlers whose services call a gateway run in phases that commit on their own (no transaction
+    # around the handler); see wallets.recovery.
+    calls_out = False
 
-    def dispatch(self, request, *args, **kwargs):
-        # DRF's dispatch, with the handler call wrapped by the idempotency store when a key is sent.
-        self.args = args
-        self.kwargs = kwargs
-        request = self.initialize_request(request, *args, **kwargs)
-        self.request = request
-        self.headers = self.default_response_headers
-        try:
-            self.initial(request, *args, **kwargs)
-            method = request.method.lower()
-            handler = getattr(self, method, self.http_method_not_allowed)
-            key = request.headers.get(HEADER)
-            if key is not None and request.method in METHODS and self.idempotent:
-                response = run_idempotent(self, request, key, lambda: handler(request, *args, **kwargs))
-            else:
-                response = handler(request, *args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - DRF's own contract
-            response = self.handle_exception(exc)
-        self.response = self.finalize_response(request, response, *args, **kwargs)
-        return self.response
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        request.recovery = NO_RECOVERY
+        key = request.headers.get(HEADER)
+        name = request.method.lower()
+        if key is not None and request.method in METHODS and self.idempotent and hasattr(self, name):
+            handler = getattr(self, name)
+            # The view instance serves this one request, so the wrapped handler is this request's.
+            setattr(self, name, lambda request, *a, **kw: run_idempotent(self, request, key, lambda: handler(request, *a, **kw)))
 
 
 class WebuddyView(ApiView):

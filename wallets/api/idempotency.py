@@ -1,18 +1,29 @@
-"""`Idempotency-Key` for every POST and PATCH (Stripe semantics, SPEC §2).
+"""`Idempotency-Key` for every POST and PATCH (Stripe semantics, SPEC §2), with recovery points.
 
-The first response for (caller, key) is stored for 24 hours in the same database transaction as
-the work it reports, so a crash leaves either both or neither. A retry with the same request gets
-the stored status and body back with `Idempotent-Replayed: true`; the same key with another request
-is 422 `idempotency_key_reused`; a retry while the first is still running is 409
-`idempotency_key_in_use` (a transaction-scoped advisory lock on PostgreSQL tells).
+1. **Claim.** The key's record (client, key, request fingerprint, a lease) is created and committed
+   before the request's work runs. Another request with the same key meanwhile is 409
+   `idempotency_key_in_use` at once, with no transaction held open; one with another body is 422
+   `idempotency_key_reused`; one after the first finished gets the stored response back with
+   `Idempotent-Replayed: true`. A record whose lease ran out (its process died) is resumed.
+2. **Run.** A handler that only touches our database runs in one transaction with the storing of its
+   response: both or neither. A handler that calls out (`ApiView.calls_out`) runs its service's
+   phases (`wallets.recovery`): each commits its own transaction with a recovery point on the record,
+   the outside call runs with none open, and a retry resumes after the last recovery point.
+3. **Store.** The response (2xx or 4xx) is stored for 24 hours, conditionally on still holding the
+   lease; a 5xx is not stored and the lease is let go, so a retry runs (or resumes) at once.
+
+Without a key none of this runs: the request does the same work (`wallets.recovery.NO_RECOVERY`).
 """
 import hashlib
 import json
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -25,6 +36,10 @@ HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
 METHODS = frozenset({"POST", "PATCH"})
 MAX_KEY_LENGTH = 255
+
+
+class LeaseLost(Exception):
+    """Another run took the record over (this one outlived its lease): what this run did is undone."""
 
 
 def _canonical(value):
@@ -41,8 +56,7 @@ def _canonical(value):
 def request_fingerprint(request) -> str:
     """Method, path and body by value. The body is the one the parser already read and checked
     (size, nesting), never parsed a second time; a body that is not JSON fails that parser first."""
-    body = request.data
-    canonical = json.dumps(_canonical(body), sort_keys=True, ensure_ascii=False, default=str).encode()
+    canonical = json.dumps(_canonical(request.data), sort_keys=True, ensure_ascii=False, default=str).encode()
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.get_full_path().encode(), canonical):
         digest.update(part)
@@ -50,13 +64,39 @@ def request_fingerprint(request) -> str:
     return digest.hexdigest()
 
 
-def _try_lock(client: str, key: str) -> bool:
-    if connection.vendor != "postgresql":
-        return True  # SQLite serializes writers; a concurrent duplicate waits and then replays
-    lock_id = int.from_bytes(hashlib.sha256(f"{client}\0{key}".encode()).digest()[:8], "big", signed=True)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [lock_id])
-        return cursor.fetchone()[0]
+@dataclass
+class RecordRecovery:
+    """The recovery points of one run, kept on its record while it holds the lease."""
+
+    record_id: int
+    token: uuid.UUID
+    point: str
+    data: dict
+
+    def _write(self, point: str, data: dict) -> None:
+        merged = {**self.data, **data}
+        updated = IdempotencyRecord.objects.filter(pk=self.record_id, lease_token=self.token).update(
+            recovery_point=point, recovery_data=merged, locked_until=_lease_end()
+        )
+        if not updated:
+            raise LeaseLost()
+        self.point, self.data = point, merged
+
+    @contextmanager
+    def step(self, point: str):
+        """One phase's transaction, which also records `point` and what `remember(**data)` was given."""
+        remembered: dict = {}
+        with transaction.atomic():
+            yield remembered.update
+            self._write(point, remembered)
+
+    def save(self, point: str, **data) -> None:
+        with transaction.atomic():
+            self._write(point, data)
+
+
+def _lease_end():
+    return timezone.now() + timedelta(seconds=settings.IDEMPOTENCY_LEASE_SECONDS)
 
 
 def _replay(record: IdempotencyRecord) -> HttpResponse:
@@ -65,54 +105,127 @@ def _replay(record: IdempotencyRecord) -> HttpResponse:
     return response
 
 
+def _claim(*, client: str, key: str, fingerprint: str, request) -> RecordRecovery | HttpResponse:
+    """Create or take over the key's record in a short transaction of its own; or the reason not to run."""
+    now = timezone.now()
+    token = uuid.uuid4()
+    fresh = {
+        "request_hash": fingerprint, "method": request.method, "path": request.get_full_path()[:255],
+        "lease_token": token, "locked_until": _lease_end(), "recovery_point": "started", "recovery_data": {},
+        "response_status": None, "response_body": None, "created_at": now,
+        "expires_at": now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS),
+    }
+    with transaction.atomic():
+        record = IdempotencyRecord.objects.select_for_update().filter(client=client, key=key).first()
+        if record is None:
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(client=client, key=key, **fresh)
+            except IntegrityError:  # created by a concurrent request a moment ago
+                raise DomainError(
+                    ErrorCode.IDEMPOTENCY_KEY_IN_USE, "A request with this Idempotency-Key is still being processed."
+                ) from None
+            return RecordRecovery(record.pk, token, "started", {})
+        if record.expires_at <= now:  # a key kept past its 24 hours starts afresh
+            for name, value in fresh.items():
+                setattr(record, name, value)
+            record.save()
+            return RecordRecovery(record.pk, token, "started", {})
+        if record.request_hash != fingerprint:
+            raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was used with a different request.")
+        if record.finished:
+            return _replay(record)
+        if record.locked_until is not None and record.locked_until > now:
+            raise DomainError(
+                ErrorCode.IDEMPOTENCY_KEY_IN_USE, "A request with this Idempotency-Key is still being processed."
+            )
+        # The run that held it is gone: take it over and resume after its last recovery point.
+        record.lease_token, record.locked_until = token, _lease_end()
+        record.save(update_fields=["lease_token", "locked_until"])
+        return RecordRecovery(record.pk, token, record.recovery_point, dict(record.recovery_data))
+
+
+def _store(recovery: RecordRecovery, response) -> None:
+    """The response for replay, if this run still holds the record (in the caller's transaction, if any)."""
+    updated = IdempotencyRecord.objects.filter(pk=recovery.record_id, lease_token=recovery.token).update(
+        response_status=response.status_code, response_body=response.content.decode("utf-8"),
+        recovery_point="finished", lease_token=None, locked_until=None,
+    )
+    if not updated:
+        raise LeaseLost()
+
+
+def _let_go(recovery: RecordRecovery) -> None:
+    IdempotencyRecord.objects.filter(pk=recovery.record_id, lease_token=recovery.token).update(locked_until=timezone.now())
+
+
+def _in_use() -> DomainError:
+    return DomainError(ErrorCode.IDEMPOTENCY_KEY_IN_USE, "A request with this Idempotency-Key is still being processed.")
+
+
 def run_idempotent(view, request, key: str, call):
-    """Run `call()` (which returns a finalized, unrendered DRF response) at most once per key."""
+    """Run `call()` (the view's handler) at most once per (caller, key): claim, run, store."""
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise DomainError(
             ErrorCode.IDEMPOTENCY_KEY_INVALID,
             f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.",
         )
-    client = principal_id(request)
-    fingerprint = request_fingerprint(request)
+    claimed = _claim(client=principal_id(request), key=key, fingerprint=request_fingerprint(request), request=request)
+    if isinstance(claimed, HttpResponse):
+        return claimed
+    recovery = claimed
+    try:
+        response = (_run_in_phases if view.calls_out else _run_in_one_transaction)(view, request, recovery, call)
+    except LeaseLost:
+        raise _in_use() from None
+    except BaseException:
+        _let_go(recovery)  # an unexpected error (a 500): a retry runs, or resumes, at once
+        raise
+    if response.status_code >= 500:
+        _let_go(recovery)
+    return response
+
+
+def _rendered(view, request, response):
+    response = view.finalize_response(request, response)
+    response.render()
+    return response
+
+
+def _run_in_one_transaction(view, request, recovery: RecordRecovery, call):
+    """Our database only: the work and its stored response commit together, or neither does."""
     with transaction.atomic():
-        if not _try_lock(client, key):
-            raise DomainError(
-                ErrorCode.IDEMPOTENCY_KEY_IN_USE, "A request with this Idempotency-Key is still being processed."
-            )
-        now = timezone.now()
-        record = IdempotencyRecord.objects.filter(client=client, key=key).first()
-        if record is not None and record.expires_at > now:
-            if record.request_hash != fingerprint:
-                raise DomainError(
-                    ErrorCode.IDEMPOTENCY_KEY_REUSED,
-                    "This Idempotency-Key was used with a different request.",
-                )
-            return _replay(record)
-        if record is not None:
-            record.delete()
         try:
             # Its own savepoint: a refused request rolls back its work, and its answer is still kept.
             with transaction.atomic():
                 response = call()
+        except LeaseLost:
+            raise
         except Exception as exc:  # noqa: BLE001 - rendered exactly as without a key
             response = view.handle_exception(exc)
-        response = view.finalize_response(request, response)
-        response.render()
+        response = _rendered(view, request, response)
         if response.status_code >= 500:
             transaction.set_rollback(True)
-            return response
-        IdempotencyRecord.objects.create(
-            client=client,
-            key=key,
-            request_hash=fingerprint,
-            method=request.method,
-            path=request.get_full_path()[:255],
-            response_status=response.status_code,
-            response_body=response.content.decode("utf-8"),
-            created_at=now,
-            expires_at=now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS),
-        )
-        return response
+        else:
+            _store(recovery, response)
+    return response
+
+
+def _run_in_phases(view, request, recovery: RecordRecovery, call):
+    """A handler that calls out: its services commit their phases themselves (no transaction open
+    around them); the final response is stored in a transaction of its own."""
+    request.recovery = recovery
+    try:
+        response = call()
+    except LeaseLost:
+        raise
+    except Exception as exc:  # noqa: BLE001 - rendered exactly as without a key
+        response = view.handle_exception(exc)
+    response = _rendered(view, request, response)
+    if response.status_code < 500:
+        with transaction.atomic():
+            _store(recovery, response)
+    return response
 
 
 def purge_expired() -> int:

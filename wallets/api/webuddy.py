@@ -146,6 +146,7 @@ class RechargeOut(serializers.Serializer):
 
 
 class RechargeView(WebuddyView):
+    calls_out = True  # the gateway is called between the recharge's recorded and applied phases
     @extend_schema(
         tags=TAGS,
         summary="Recharge a wallet through Razorpay or Stripe",
@@ -167,6 +168,7 @@ class RechargeView(WebuddyView):
             user_id=parse_id(v["userId"], E.USER_NOT_FOUND, "No such user."),
             amount=v["amount"],
             payment_method=v["paymentMethod"],
+            recovery=request.recovery,
         )
         recharge.account.refresh_from_db()
         return Response(render_recharge(recharge, client_data), status=status.HTTP_201_CREATED)

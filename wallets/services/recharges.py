@@ -1,42 +1,66 @@
 """Recharges: money paid into a wallet through a payment gateway, recorded first, credited once."""
+from dataclasses import asdict
+
 from django.db import transaction
 
 from wallets.errors import DomainError, ErrorCode
-from wallets.gateways import gateway_for
+from wallets.gateways import GatewayOrder, gateway_for
 from wallets.models import Account, Recharge, Tenant
 from wallets.money import parse_amount
+from wallets.recovery import NO_RECOVERY, no_transaction_open
 from wallets.selectors import webuddy_wallet
 from wallets.services.postings import wallet_deposit
 from wallets.validation import invalid
 
 
-def recharge_create(*, tenant: Tenant, user_id, amount, payment_method: str) -> tuple[Recharge, dict]:
-    """Start a wallet recharge through the payment method's gateway.
-
-    The intent is recorded first, the gateway called with no lock held, and the wallet credited
-    once when the gateway confirms (at once with the simulated gateway). Returns the recharge and
-    what the payer's client needs to complete a live payment.
-    """
-    wallet = webuddy_wallet(tenant=tenant, user_id=user_id)
-    amount = parse_amount(amount, wallet.currency)
-    if payment_method not in Recharge.Method.values:
-        raise invalid("paymentMethod", f"Must be one of {', '.join(Recharge.Method.values)}.")
-    if wallet.status != Account.Status.ACTIVE:
-        raise DomainError(ErrorCode.WALLET_SUSPENDED, "The wallet is suspended.")
-    recharge = Recharge.objects.create(
-        user_id=wallet.user_id, account=wallet, amount=amount, currency=wallet.currency, payment_method=payment_method
-    )
-    order = gateway_for(payment_method).create_order(
-        reference=str(recharge.id), amount=amount, currency=wallet.currency, idempotency_key=f"recharge-{recharge.id}"
-    )
-    Recharge.objects.filter(pk=recharge.pk).update(provider_order_id=order.provider_order_id)
-    if order.status == "succeeded":
-        recharge = recharge_confirm(recharge_id=recharge.id, provider_payment_id=order.provider_payment_id)
-    elif order.status == "failed":
-        recharge = recharge_fail(recharge_id=recharge.id, reason=order.failure_reason)
+def recharge_create(
+    *, tenant: Tenant, user_id, amount, payment_method: str, recovery=NO_RECOVERY
+) -> tuple[Recharge, dict]:
+    """Take money into a wallet through the payment method's gateway, in three phases: the recharge
+    is recorded (`recorded`); the gateway is asked for an order with no transaction open, keyed by
+    the recharge's id, and its answer kept (`answered`); the answer is applied: credited once when
+    the gateway confirms (at once with the simulated gateway), failed, or left pending. A retry with
+    the same `recovery` resumes after the last phase done. Returns the recharge and what the payer's
+    client needs to pay."""
+    recharge_id = recovery.data.get("recharge")
+    if recharge_id is None:
+        wallet = webuddy_wallet(tenant=tenant, user_id=user_id)
+        amount = parse_amount(amount, wallet.currency)
+        if payment_method not in Recharge.Method.values:
+            raise invalid("paymentMethod", f"Must be one of {', '.join(Recharge.Method.values)}.")
+        if wallet.status != Account.Status.ACTIVE:
+            raise DomainError(ErrorCode.WALLET_SUSPENDED, "The wallet is suspended.")
+        with recovery.step("recorded") as remember:
+            recharge = Recharge.objects.create(
+                user_id=wallet.user_id, account=wallet, amount=amount, currency=wallet.currency,
+                payment_method=payment_method,
+            )
+            remember(recharge=str(recharge.id))
+        recharge_id = recharge.id
     else:
-        recharge.refresh_from_db()
-    return recharge, order.client_data
+        recharge = Recharge.objects.get(pk=recharge_id)
+    answer = recovery.data.get("order")
+    if answer is None:
+        no_transaction_open()
+        order = gateway_for(recharge.payment_method).create_order(
+            reference=str(recharge.id), amount=recharge.amount, currency=recharge.currency,
+            idempotency_key=f"recharge-{recharge.id}",
+        )
+        recovery.save("answered", order=asdict(order))
+    else:
+        order = GatewayOrder(**answer)
+    return recharge_apply_order(recharge_id=recharge_id, order=order), order.client_data
+
+
+def recharge_apply_order(*, recharge_id, order: GatewayOrder) -> Recharge:
+    """The gateway's answer to our order: its id kept, and the recharge credited or failed if the
+    gateway already knows (each at most once, whoever applies it first)."""
+    Recharge.objects.filter(pk=recharge_id, provider_order_id__isnull=True).update(provider_order_id=order.provider_order_id)
+    if order.status == "succeeded":
+        return recharge_confirm(recharge_id=recharge_id, provider_payment_id=order.provider_payment_id)
+    if order.status == "failed":
+        return recharge_fail(recharge_id=recharge_id, reason=order.failure_reason)
+    return Recharge.objects.select_related("account").get(pk=recharge_id)
 
 
 def recharge_confirm(*, recharge_id, provider_payment_id: str | None) -> Recharge:
