@@ -23,7 +23,7 @@ from wallets import selectors
 from wallets.crypto import decrypt
 from wallets.errors import DomainError, ErrorCode
 from wallets.gateways import METHODS, GatewayPayout, PayoutDestination, gateway_for
-from wallets.models import Account, Hold, Tenant
+from wallets.models import Account, Entry, Hold, Tenant
 from wallets.money import parse_amount
 from wallets.recovery import NO_RECOVERY, no_transaction_open
 from wallets.services import holds
@@ -134,8 +134,8 @@ def payout_mark_paid(*, payout_id, provider_payout_id: str | None) -> Payout:
             raise DomainError(ErrorCode.PAYOUT_NOT_RETRYABLE, f"The payout is {payout.status}.")
         holds.hold_capture(
             hold=holds.hold_lock(payout.hold_id),
-            payees=[Payee(amount=payout.amount, type="withdrawal", system=Account.System.PAYOUT_CLEARING)],
-            debit_type="withdrawal",
+            payees=[Payee(amount=payout.amount, type=Entry.Type.WITHDRAWAL, system=Account.System.PAYOUT_CLEARING)],
+            debit_type=Entry.Type.WITHDRAWAL,
             description=f"Payout to bank: {payout.id}",
         )
         payout.status = Payout.Status.PAID

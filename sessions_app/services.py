@@ -13,7 +13,7 @@ from experts.services import expert_fee_percent
 from sessions_app.models import ConsultationSession
 from wallets import selectors
 from wallets.errors import DomainError, ErrorCode
-from wallets.models import Account, Hold, Tenant, User
+from wallets.models import Account, Entry, Hold, Tenant, User
 from wallets.money import parse_amount
 from wallets.services import accounts, holds
 from wallets.services.holds import Payee
@@ -119,8 +119,8 @@ def session_end(*, tenant: Tenant, session_id, expert_id, actual_fee) -> Consult
             hold=session.hold,
             amount=fee,
             payees=[
-                Payee(amount=earning, type="credit", wallet=expert_wallet),
-                Payee(amount=platform_fee, type="fee", system=Account.System.PLATFORM_REVENUE),
+                Payee(amount=earning, type=Entry.Type.CREDIT, wallet=expert_wallet),
+                Payee(amount=platform_fee, type=Entry.Type.FEE, system=Account.System.PLATFORM_REVENUE),
             ],
             description=f"Consultation session: {session.id}",
             use_credit=True,
