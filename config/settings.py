@@ -216,7 +216,9 @@ LEDGER_SYSTEM_STRIPES = env_int("LEDGER_SYSTEM_STRIPES", 8)
 LEDGER_ENGINE = os.environ.get("LEDGER_ENGINE", "auto")
 IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24)
 # How long a request with an Idempotency-Key holds its key; a retry after that resumes its work.
-IDEMPOTENCY_LEASE_SECONDS = env_int("IDEMPOTENCY_LEASE_SECONDS", 60)
+# Outside calls (payment gateways) give up after this many seconds.
+GATEWAY_TIMEOUT_SECONDS = env_int("GATEWAY_TIMEOUT_SECONDS", 10)
+IDEMPOTENCY_LEASE_SECONDS = env_int("IDEMPOTENCY_LEASE_SECONDS", max(60, 3 * GATEWAY_TIMEOUT_SECONDS))
 # The largest request body the API reads (413 `payload_too_large` beyond); bodies nest at most 32 deep.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 256 * 1024)
 PAYMENTS_MODE = os.environ.get("PAYMENTS_MODE", "simulated")

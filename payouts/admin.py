@@ -168,7 +168,7 @@ class PayoutAdmin(admin.ModelAdmin):
                     if row["amount"] is not None:
                         row["amount"] = as_currency(row["amount"], row["currency"])
                 counts = Counter(row["result"] for row in rows)
-                paid_like = ("paid", "processing", "would_pay")
+                paid_like = ("paid", "processing", "would_pay", "would_resume")
                 totals: dict[str, Decimal] = {}
                 for row in rows:
                     if row["result"] in paid_like:
@@ -185,7 +185,7 @@ class PayoutAdmin(admin.ModelAdmin):
                 context.update(
                     rows=rows, counts=sorted(counts.items()), total=total, month=month, threshold=threshold, tenant=tenant,
                     stage="done" if confirmed and not dry_run else "preview", dry_run=dry_run,
-                    payable=counts.get("would_pay", 0),
+                    payable=counts.get("would_pay", 0) + counts.get("would_resume", 0),
                 )
         context["form"] = form
         return TemplateResponse(request, "admin/payouts/payout/run_monthly.html", context)

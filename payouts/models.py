@@ -33,6 +33,11 @@ class Payout(models.Model):
     bank_account = models.ForeignKey(BankDetail, on_delete=models.PROTECT, related_name="payouts")
     hold = models.OneToOneField(Hold, on_delete=models.PROTECT, related_name="payout")
     provider_payout_id = models.CharField(max_length=100, null=True, blank=True)
+    # Set, and committed, just before the gateway is first asked to pay: from then on the payout may be
+    # paid whatever we do, so it can no longer be cancelled; only the gateway's answer settles it.
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    # The gateway's answer as received, kept before it is applied (so a crash between the two loses nothing).
+    gateway_answer = models.JSONField(null=True, blank=True)
     failure_reason = models.CharField(max_length=255, blank=True, default="")
     retry_of = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="retried_by")
     created_at = models.DateTimeField(auto_now_add=True)

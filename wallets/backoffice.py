@@ -5,6 +5,7 @@ Every staff action calls a service (the same one the API calls) and is written t
 with who did it, what was done and why; where the service runs in one transaction, the log row is
 written in that same transaction.
 """
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from django.template.response import TemplateResponse
 from wallets.errors import DomainError
 from wallets.money import as_currency
 from wallets.validation import parse_ascii_decimal
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "ADDITION", "CHANGE", "audit", "reasoned_action", "ReasonForm", "dashboard", "dashboard_figure", "Figure",
@@ -95,6 +98,9 @@ def reasoned_action(*, description: str, permission: str, apply, done: str, reas
                     succeeded += 1
                 except DomainError as exc:
                     refused.append(f"{describe(obj)}: {exc.message}")
+                except Exception:  # noqa: BLE001 - e.g. a gateway error: report it, go on with the rest
+                    logger.exception("%s failed for %s", description, obj)
+                    refused.append(f"{describe(obj)}: it failed unexpectedly (logged); try again later")
             if succeeded:
                 modeladmin.message_user(request, f"{done}: {succeeded}.", messages.SUCCESS)
             for line in refused:

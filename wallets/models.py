@@ -435,6 +435,10 @@ class Recharge(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     provider_order_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
     provider_payment_id = models.CharField(max_length=100, null=True, blank=True)
+    # What the payer's client needs to pay (live gateways: the order or PaymentIntent), and the
+    # gateway's answer to our order as received, kept before it is applied.
+    checkout = models.JSONField(default=dict, blank=True)
+    gateway_answer = models.JSONField(null=True, blank=True)
     transaction = models.OneToOneField(
         JournalTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="recharge"
     )

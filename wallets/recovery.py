@@ -13,15 +13,19 @@ Without an `Idempotency-Key` the same phases run with `NO_RECOVERY`: the same tr
 remembered. `wallets.api.idempotency` keeps the remembered data on the key's stored record.
 """
 from contextlib import contextmanager
+from types import MappingProxyType
 
 from django.db import transaction
+
+# The recovery points the services use, in the order they pass them.
+STARTED, RECORDED, SUBMITTING, ANSWERED = "started", "recorded", "submitting", "answered"
 
 
 class NoRecovery:
     """The recovery of a request without an `Idempotency-Key`: the phases' transactions, no memory."""
 
-    point = "started"
-    data: dict = {}
+    point = STARTED
+    data = MappingProxyType({})
 
     @contextmanager
     def step(self, point: str):

@@ -46,6 +46,16 @@ class FailingGateway(SimulatedGateway):
         return GatewayPayout(status="failed", provider_payout_id="sim_failed", failure_reason="account closed")
 
 
+def unsent_payout(*, expert: User, bank, amount) -> "payout_services.Payout":
+    """A manual payout recorded and held, never sent to the gateway (the process stopped there)."""
+    from wallets import selectors
+
+    wallet = selectors.webuddy_wallet(tenant=expert.tenant, user_id=expert.pk)
+    return payout_services._payout_record(
+        wallet=wallet, amount=Decimal(amount), kind="manual", month=None, method="RAZORPAY", bank=bank
+    )
+
+
 def payout_with_gateway(monkeypatch, gateway, *, expert: User, bank, amount) -> "payout_services.Payout":
     """A manual payout whose gateway answers with `gateway` (fails, or never answers: stays pending)."""
     monkeypatch.setattr(payout_services, "gateway_for", gateway)

@@ -7,7 +7,13 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from payouts.models import Payout
-from tests.admin.builders import FailingGateway, UnreachableGateway, expert_with_bank, payout_with_gateway
+from tests.admin.builders import (
+    FailingGateway,
+    UnreachableGateway,
+    expert_with_bank,
+    payout_with_gateway,
+    unsent_payout,
+)
 from wallets.models import Account, Hold
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +79,7 @@ def test_retry_is_refused_for_a_paid_payout_and_for_a_second_retry(finance_clien
 
 def test_cancel_releases_a_pending_payout_and_refuses_others(finance_client, finance_user, monkeypatch):
     expert, wallet, bank = expert_with_bank(balance=1000)
-    pending = payout_with_gateway(monkeypatch, UnreachableGateway, expert=expert, bank=bank, amount=400)
+    pending = unsent_payout(expert=expert, bank=bank, amount=400)
     wallet.refresh_from_db()
     assert (pending.status, wallet.held_balance) == ("pending", D(400))
     failed = payout_with_gateway(monkeypatch, FailingGateway, expert=expert, bank=bank, amount=10)
@@ -90,9 +96,22 @@ def test_cancel_releases_a_pending_payout_and_refuses_others(finance_client, fin
     assert LogEntry.objects.get(object_id=str(pending.pk)).user == finance_user
 
 
+def test_a_payout_sent_to_the_gateway_is_not_cancelled_while_it_may_be_paid(finance_client, monkeypatch):
+    expert, wallet, bank = expert_with_bank(balance=1000)
+    unanswered = payout_with_gateway(monkeypatch, UnreachableGateway, expert=expert, bank=bank, amount=400)
+    assert (unanswered.status, unanswered.submitted_at is not None) == ("pending", True)
+
+    act(finance_client, "cancel_payouts", [unanswered], "Expert asked to stop it")
+
+    unanswered.refresh_from_db()
+    wallet.refresh_from_db()
+    assert unanswered.status == "pending" and wallet.held_balance == D(400)
+    assert Hold.objects.get(pk=unanswered.hold_id).status == "active"
+
+
 def test_cancel_needs_a_reason(finance_client, monkeypatch):
     expert, _, bank = expert_with_bank(balance=100)
-    pending = payout_with_gateway(monkeypatch, UnreachableGateway, expert=expert, bank=bank, amount=40)
+    pending = unsent_payout(expert=expert, bank=bank, amount=40)
 
     response = act(finance_client, "cancel_payouts", [pending], "")
 

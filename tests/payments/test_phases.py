@@ -208,7 +208,7 @@ def test_a_crash_before_the_gateway_call_is_resumed_with_the_same_key(client):
 
     assert crashed.status_code == 500 and CALLS == []
     payout = Payout.objects.get(expert_id=expert["id"])
-    assert IdempotencyRecord.objects.get(key="crash-2").recovery_point == "recorded"
+    assert IdempotencyRecord.objects.get(key="crash-2").recovery_point == "submitting"
 
     resumed = manual_payout(client, expert, bank, "crash-2")
 
@@ -300,3 +300,111 @@ def test_two_concurrent_requests_with_one_key_run_once(client):
     assert after.content == results["first"].content and after["Idempotent-Replayed"] == "true"
     assert len(CALLS) == 1 and Payout.objects.filter(expert_id=expert["id"]).count() == 1
     assert client.get(f"/v1/users/{expert['id']}").json()["wallet"]["balance"] == 900
+
+
+# What an unfinished run leaves behind is finished, never started again under a new key
+
+
+def crash_after_answer(monkeypatch):
+    apply = payout_services.payout_apply_answer
+    monkeypatch.setattr(payout_services, "payout_apply_answer", lambda **kw: (_ for _ in ()).throw(RuntimeError("crash")))
+    return lambda: monkeypatch.setattr(payout_services, "payout_apply_answer", apply)
+
+
+def test_an_unfinished_key_past_its_24_hours_resumes_and_is_not_purged(client, monkeypatch):
+    from django.core.management import call_command
+
+    expert, bank = expert_with_bank_account(client)
+    CALLS.clear()
+    restore = crash_after_answer(monkeypatch)
+    assert manual_payout(client, expert, bank, "old-1").status_code == 500
+    restore()
+    IdempotencyRecord.objects.filter(key="old-1").update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    call_command("purge_idempotency_keys")
+    resumed = manual_payout(client, expert, bank, "old-1")
+
+    assert (resumed.status_code, resumed.json()["status"]) == (201, "paid")
+    assert len(CALLS) == 1 and Payout.objects.filter(expert_id=expert["id"]).count() == 1
+    assert client.get(f"/v1/users/{expert['id']}").json()["wallet"] == {
+        "balance": 900, "heldBalance": 0, "availableBalance": 900, "currency": "INR", "status": "active",
+    }
+
+
+def test_a_payout_the_gateway_may_have_paid_is_never_cancelled(client, monkeypatch):
+    expert, bank = expert_with_bank_account(client)
+    restore = crash_after_answer(monkeypatch)
+    assert manual_payout(client, expert, bank, "paid-1").status_code == 500
+    restore()
+    payout = Payout.objects.get(expert_id=expert["id"])
+
+    with pytest.raises(payout_services.DomainError) as refused:
+        payout_services.payout_cancel(payout_id=payout.id)
+    resumed = manual_payout(client, expert, bank, "paid-1")
+
+    assert "may be paid" in refused.value.message
+    assert (resumed.status_code, resumed.json()["status"]) == (201, "paid")
+    assert system_account_balance(tenant="webuddy", code="payout_clearing", currency="INR") == D(100)
+
+
+def test_a_recharge_the_gateway_took_is_credited_even_if_the_wallet_was_suspended_meanwhile(client, monkeypatch):
+    from wallets.services.accounts import wallet_suspend
+
+    user = create_user(client)
+    wallet = Account.objects.get(user_id=user["id"])
+
+    class SuspendingGateway(RecordingGateway):
+        def create_order(self, **kwargs):
+            wallet_suspend(wallet=wallet)  # finance suspends the wallet while the payer is paying
+            return super().create_order(**kwargs)
+
+    monkeypatch.setattr(recharges, "gateway_for", SuspendingGateway)
+
+    response = recharge(client, user, "susp-1")
+
+    assert (response.status_code, response.json()["status"]) == (201, "succeeded")
+    wallet.refresh_from_db()
+    assert (wallet.balance, wallet.status) == (D(250), "suspended")
+
+
+def test_a_monthly_run_takes_up_a_payout_an_earlier_run_left_unfinished(monkeypatch, capsys):
+    from django.core.management import call_command
+
+    expert, wallet, bank = expert_with_bank(balance=0, earned_last_month=600)
+    month = (timezone.now().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    CALLS.clear()
+    RecordingGateway.crash = True  # the first run dies at the gateway call
+
+    call_command("run_monthly_payouts", "--month", month)
+    first = capsys.readouterr().out
+    payout = Payout.objects.get(expert=expert)
+    assert "error" in first and payout.status == "pending" and CALLS == []
+
+    call_command("run_monthly_payouts", "--month", month)
+    second = capsys.readouterr().out
+
+    payout.refresh_from_db()
+    assert payout.status == "paid" and "paid 600.00 INR in total" in second
+    assert [call[1] for call in CALLS] == [f"payout-{payout.id}"]
+    assert Payout.objects.filter(expert=expert).count() == 1
+    wallet.refresh_from_db()
+    assert (wallet.balance, wallet.held_balance) == (D(0), D(0))
+
+
+def test_a_monthly_payout_crashed_after_the_answer_resumes_with_the_same_key(client, monkeypatch):
+    expert, bank = expert_with_bank_account(client, balance=0)
+    backdated_deposit(Account.objects.get(user_id=expert["id"]), D(700), timezone.now() - timedelta(days=62))
+    month = (timezone.now() - timedelta(days=62)).strftime("%Y-%m")
+    CALLS.clear()
+    restore = crash_after_answer(monkeypatch)
+
+    def monthly():
+        return client.post("/v1/payouts/monthly", {"expertId": expert["id"], "month": month}, format="json",
+                           HTTP_IDEMPOTENCY_KEY="monthly-crash")
+
+    assert monthly().status_code == 500
+    restore()
+    resumed = monthly()
+
+    assert (resumed.status_code, resumed.json()["status"], resumed.json()["amount"]) == (201, "paid", 700)
+    assert len(CALLS) == 1 and Payout.objects.filter(expert_id=expert["id"]).count() == 1

@@ -31,6 +31,7 @@ from wallets.api.auth import principal_id
 from wallets.errors import DomainError, ErrorCode
 from wallets.models import IdempotencyRecord
 from wallets.money import canonical_decimal
+from wallets.recovery import STARTED
 
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -39,7 +40,8 @@ MAX_KEY_LENGTH = 255
 
 
 class LeaseLost(Exception):
-    """Another run took the record over (this one outlived its lease): what this run did is undone."""
+    """Another run took the record over (this one outlived its lease): the step this run was in is
+    rolled back, and the client is told the key is in use; the other run finishes the work."""
 
 
 def _canonical(value):
@@ -75,6 +77,7 @@ class RecordRecovery:
 
     def _write(self, point: str, data: dict) -> None:
         merged = {**self.data, **data}
+        # Each step renews the lease, so a run about to call out holds it for the whole call.
         updated = IdempotencyRecord.objects.filter(pk=self.record_id, lease_token=self.token).update(
             recovery_point=point, recovery_data=merged, locked_until=_lease_end()
         )
@@ -111,7 +114,7 @@ def _claim(*, client: str, key: str, fingerprint: str, request) -> RecordRecover
     token = uuid.uuid4()
     fresh = {
         "request_hash": fingerprint, "method": request.method, "path": request.get_full_path()[:255],
-        "lease_token": token, "locked_until": _lease_end(), "recovery_point": "started", "recovery_data": {},
+        "lease_token": token, "locked_until": _lease_end(), "recovery_point": STARTED, "recovery_data": {},
         "response_status": None, "response_body": None, "created_at": now,
         "expires_at": now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS),
     }
@@ -121,25 +124,22 @@ def _claim(*, client: str, key: str, fingerprint: str, request) -> RecordRecover
             try:
                 with transaction.atomic():
                     record = IdempotencyRecord.objects.create(client=client, key=key, **fresh)
-            except IntegrityError:  # created by a concurrent request a moment ago
-                raise DomainError(
-                    ErrorCode.IDEMPOTENCY_KEY_IN_USE, "A request with this Idempotency-Key is still being processed."
-                ) from None
-            return RecordRecovery(record.pk, token, "started", {})
-        if record.expires_at <= now:  # a key kept past its 24 hours starts afresh
+                return RecordRecovery(record.pk, token, STARTED, {})
+            except IntegrityError:  # created by a concurrent request a moment ago: decide on it as it is
+                record = IdempotencyRecord.objects.select_for_update().get(client=client, key=key)
+        if record.finished and record.expires_at <= now:  # a finished key kept past its 24 hours starts afresh
             for name, value in fresh.items():
                 setattr(record, name, value)
             record.save()
-            return RecordRecovery(record.pk, token, "started", {})
+            return RecordRecovery(record.pk, token, STARTED, {})
         if record.request_hash != fingerprint:
             raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was used with a different request.")
         if record.finished:
             return _replay(record)
         if record.locked_until is not None and record.locked_until > now:
-            raise DomainError(
-                ErrorCode.IDEMPOTENCY_KEY_IN_USE, "A request with this Idempotency-Key is still being processed."
-            )
-        # The run that held it is gone: take it over and resume after its last recovery point.
+            raise _in_use()
+        # The run that held it is gone (even past 24 hours: its work must finish under this key, never
+        # start again under a new one): take it over and resume after its last recovery point.
         record.lease_token, record.locked_until = token, _lease_end()
         record.save(update_fields=["lease_token", "locked_until"])
         return RecordRecovery(record.pk, token, record.recovery_point, dict(record.recovery_data))
@@ -229,5 +229,7 @@ def _run_in_phases(view, request, recovery: RecordRecovery, call):
 
 
 def purge_expired() -> int:
-    deleted, _ = IdempotencyRecord.objects.filter(expires_at__lte=timezone.now()).delete()
+    """Drop finished records past their 24 hours. An unfinished one stays: it is how a retry resumes
+    the work it began (and where its recovery point is kept)."""
+    deleted, _ = IdempotencyRecord.objects.filter(expires_at__lte=timezone.now(), response_status__isnull=False).delete()
     return deleted

@@ -24,14 +24,17 @@ def wallet_deposit(
     reference_id: str | None = None,
     external_key: str | None = None,
     metadata: dict | None = None,
+    require_active: bool = True,
 ) -> Posted:
-    """Credit the wallet from a system account (a payment gateway's clearing account by default)."""
+    """Credit the wallet from a system account (a payment gateway's clearing account by default).
+    A suspended wallet is refused, unless the money has already been received (`require_active`
+    False: a gateway's confirmation is credited whatever the wallet's status)."""
     amount = parse_amount(amount, wallet.currency)
     return ledger.post(
         kind=JournalTransaction.Kind.DEPOSIT,
         legs=[
             ledger.system_leg(wallet.tenant_id, source, wallet.currency, -amount, Entry.Type.DEPOSIT),
-            ledger.wallet_leg(wallet, amount, Entry.Type.DEPOSIT, require_active=True),
+            ledger.wallet_leg(wallet, amount, Entry.Type.DEPOSIT, require_active=require_active),
         ],
         description=description,
         reference_type=reference_type,

@@ -40,7 +40,7 @@ class Command(BaseCommand):
         counts = Counter(row["result"] for row in rows)
         totals: dict[str, object] = {}
         for row in rows:
-            if row["result"] in ("paid", "processing", "would_pay"):
+            if row["result"] in ("paid", "processing", "would_pay", "would_resume"):
                 totals[row["currency"]] = totals.get(row["currency"], 0) + row["amount"]
         label = "would pay" if dry_run else "paid"
         paid = ", ".join(f"{as_currency(total, currency)} {currency}" for currency, total in sorted(totals.items()))
