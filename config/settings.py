@@ -221,9 +221,19 @@ GATEWAY_TIMEOUT_SECONDS = env_int("GATEWAY_TIMEOUT_SECONDS", 10)
 IDEMPOTENCY_LEASE_SECONDS = env_int("IDEMPOTENCY_LEASE_SECONDS", max(60, 3 * GATEWAY_TIMEOUT_SECONDS))
 # The largest request body the API reads (413 `payload_too_large` beyond); bodies nest at most 32 deep.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 256 * 1024)
+# "simulated" (no keys, no network) or "live" (Razorpay and Stripe; the six keys below are required:
+# `manage.py check`, and with it migrate and the servers, refuse to start without any one of them).
 PAYMENTS_MODE = os.environ.get("PAYMENTS_MODE", "simulated")
-if PAYMENTS_MODE != "simulated":
-    # The live Razorpay/Stripe gateways are not built yet; refuse rather than pretend.
-    raise ImproperlyConfigured(f"PAYMENTS_MODE={PAYMENTS_MODE!r} is not available; use 'simulated'.")
+RAZORPAY_KEY_ID = os.environ.get("RAZORPAY_KEY_ID", "")
+RAZORPAY_KEY_SECRET = os.environ.get("RAZORPAY_KEY_SECRET", "")
+RAZORPAY_WEBHOOK_SECRET = os.environ.get("RAZORPAY_WEBHOOK_SECRET", "")
+RAZORPAYX_ACCOUNT_NUMBER = os.environ.get("RAZORPAYX_ACCOUNT_NUMBER", "")
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+# Where the providers' APIs are: a sandbox or a local test double can stand in.
+RAZORPAY_API_BASE = os.environ.get("RAZORPAY_API_BASE", "https://api.razorpay.com").rstrip("/")
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")
+# RazorpayX payouts up to and including this many rupees go by IMPS, larger ones by NEFT.
+PAYOUT_IMPS_LIMIT = env_decimal("PAYOUT_IMPS_LIMIT", "500000")
 PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "IN")
 PAYOUT_THRESHOLD = env_decimal("PAYOUT_THRESHOLD", "0")

@@ -8,6 +8,7 @@ from kyc.api import tmr as kyc_tmr
 from payouts.api import webuddy as payouts_webuddy
 from sessions_app.api import webuddy as sessions_webuddy
 from wallets.api import tmr as wallets_tmr
+from wallets.api import webhooks as wallets_webhooks
 from wallets.api import webuddy as wallets_webuddy
 from wallets.api.health import healthz
 
@@ -15,6 +16,7 @@ webuddy = [
     path("users", wallets_webuddy.UsersView.as_view()),
     path("users/<str:user_id>", wallets_webuddy.UserDetailView.as_view()),
     path("wallet/recharge", wallets_webuddy.RechargeView.as_view()),
+    path("wallet/recharge/verify", wallets_webuddy.RechargeVerifyView.as_view()),
     path("wallet/recharge/<str:recharge_id>", wallets_webuddy.RechargeDetailView.as_view()),
     path("wallet/history", wallets_webuddy.HistoryView.as_view()),
     path("sessions/start", sessions_webuddy.SessionStartView.as_view()),
@@ -26,6 +28,8 @@ webuddy = [
     path("payouts/<str:payout_id>", payouts_webuddy.PayoutDetailView.as_view()),
     path("experts/bank-details", experts_webuddy.BankDetailsView.as_view()),
     path("experts/<str:expert_id>/bank-details", experts_webuddy.ExpertBankDetailsView.as_view()),
+    path("webhooks/razorpay", wallets_webhooks.RazorpayWebhookView.as_view()),
+    path("webhooks/stripe", wallets_webhooks.StripeWebhookView.as_view()),
 ]
 
 tmr = [

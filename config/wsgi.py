@@ -1,7 +1,15 @@
-"""WSGI entry point (gunicorn config.wsgi)."""
+"""WSGI entry point (gunicorn config.wsgi). Refuses to serve with settings that fail the service's
+own system checks (live payments without their keys), as `manage.py runserver` does."""
 import os
 
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 application = get_wsgi_application()
+
+from django.core import checks  # noqa: E402  (after Django is set up)
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+_errors = [e for e in checks.run_checks(tags=["payments"]) if e.is_serious()]
+if _errors:
+    raise ImproperlyConfigured("; ".join(e.msg for e in _errors))

@@ -46,6 +46,11 @@ class BankDetail(models.Model):
     account_holder_name = models.CharField(max_length=150)
     branch_name = models.CharField(max_length=150, blank=True, default="")
     is_primary = models.BooleanField(default=False)
+    # Stripe Connect: the expert's connected account, for STRIPE payouts (transfers).
+    stripe_account_id = models.CharField(max_length=64, null=True, blank=True)
+    # RazorpayX: the contact and fund account made for this bank account, once, at its first payout.
+    razorpay_contact_id = models.CharField(max_length=64, null=True, blank=True)
+    razorpay_fund_account_id = models.CharField(max_length=64, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -12,6 +12,7 @@ from wallets.validation import invalid
 IFSC = re.compile(r"[A-Z]{4}0[A-Z0-9]{6}")
 # ASCII digits only: the same account must not be registrable twice in two scripts.
 ACCOUNT_NUMBER = re.compile(r"[0-9]{9,18}")
+STRIPE_ACCOUNT = re.compile(r"acct_[A-Za-z0-9]{1,59}")
 
 
 def bank_detail_add(
@@ -22,6 +23,7 @@ def bank_detail_add(
     ifsc_code: str,
     account_holder_name: str,
     branch_name: str = "",
+    stripe_account_id: str | None = None,
 ) -> BankDetail:
     """Add a bank account for the expert; the first one becomes primary."""
     account_number = (account_number or "").replace(" ", "")
@@ -29,6 +31,8 @@ def bank_detail_add(
     ifsc_code = ifsc_code.upper() if ifsc_code.isascii() else ifsc_code  # "ı".upper() is "I"
     if not ACCOUNT_NUMBER.fullmatch(account_number):
         raise invalid("accountNumber", "Must be 9 to 18 digits (0-9).")
+    if stripe_account_id is not None and not STRIPE_ACCOUNT.fullmatch(stripe_account_id):
+        raise invalid("stripeAccountId", "A Stripe connected account id, like acct_1Nv0FGQ9RKHgCVdK.")
     if not IFSC.fullmatch(ifsc_code):
         raise invalid("ifscCode", "Must be an IFSC code like HDFC0001234 (4 letters, 0, 6 letters or digits).")
     digest = keyed_hash(account_number, purpose="bank-account")
@@ -47,6 +51,7 @@ def bank_detail_add(
                 ifsc_code=ifsc_code,
                 account_holder_name=account_holder_name,
                 branch_name=branch_name or "",
+                stripe_account_id=stripe_account_id,
                 is_primary=not BankDetail.objects.filter(expert=expert).exists(),
             )
     except IntegrityError:

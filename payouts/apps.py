@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class PayoutsConfig(AppConfig):
     name = "payouts"
     verbose_name = "Payouts"
+
+    def ready(self):
+        from payouts import webhooks  # noqa: F401  (registers the payout events' handlers)

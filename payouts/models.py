@@ -20,6 +20,7 @@ class Payout(models.Model):
         PAID = "paid"
         FAILED = "failed"
         CANCELLED = "cancelled"
+        REVERSED = "reversed"  # paid, then all of it came back (the bank or the connected account returned it)
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     expert = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts")
@@ -38,6 +39,8 @@ class Payout(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     # The gateway's answer as received, kept before it is applied (so a crash between the two loses nothing).
     gateway_answer = models.JSONField(null=True, blank=True)
+    # How much of a paid payout came back (credited to the wallet again); all of it: `reversed`.
+    reversed_amount = models.DecimalField(**MONEY, default=0)
     failure_reason = models.CharField(max_length=255, blank=True, default="")
     retry_of = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="retried_by")
     created_at = models.DateTimeField(auto_now_add=True)

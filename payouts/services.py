@@ -20,11 +20,19 @@ from payouts.selectors import (
     monthly_payout_exists,
     monthly_payout_quote,
 )
-from wallets import selectors
+from wallets import ledger, selectors
 from wallets.crypto import decrypt
 from wallets.errors import DomainError, ErrorCode
-from wallets.gateways import METHODS, GatewayPayout, PayoutDestination, gateway_for
-from wallets.models import Account, Entry, Hold, Tenant
+from wallets.gateways import (
+    METHODS,
+    GatewayPayout,
+    GatewayRefused,
+    GatewayUnavailable,
+    PayoutDestination,
+    gateway_for,
+    live,
+)
+from wallets.models import Account, Entry, Hold, JournalTransaction, Tenant
 from wallets.money import parse_amount
 from wallets.recovery import ANSWERED, NO_RECOVERY, RECORDED, SUBMITTING, no_transaction_open
 from wallets.services import holds
@@ -38,6 +46,14 @@ def _payment_method(method) -> str:
     if method not in METHODS:
         raise invalid("paymentMethod", f"Must be one of {', '.join(METHODS)}.")
     return method
+
+
+def _require_destination(method: str, bank: BankDetail) -> None:
+    """A live Stripe payout goes to the expert's connected account: the bank detail must name one."""
+    if live() and method == "STRIPE" and not bank.stripe_account_id:
+        raise DomainError(
+            ErrorCode.STRIPE_ACCOUNT_REQUIRED, "STRIPE payouts go to a connected account: add stripeAccountId to the bank detail."
+        )
 
 
 def _already_exists() -> DomainError:
@@ -84,7 +100,8 @@ def payout_execute(*, payout_id, recovery=NO_RECOVERY) -> Payout:
     """Phases 2 and 3 of a payout: marked submitted (`submitting`, committed before anything leaves,
     so it can no longer be cancelled); the gateway asked to pay with no transaction open, keyed by the
     payout's id; its answer kept on the payout (`answered`); then applied: paid captures the hold to
-    payout clearing, failed releases it, anything else leaves the payout processing. Resumes after
+    payout clearing, failed releases it, anything else (a timeout included) leaves the payout
+    processing, its hold in place, for the gateway's webhook or `sync_gateway_status`. Resumes after
     whichever of these an earlier attempt committed; each applies at most once."""
     payout = Payout.objects.select_related("bank_account").get(pk=payout_id)
     if payout.status != Payout.Status.PENDING:
@@ -93,36 +110,111 @@ def payout_execute(*, payout_id, recovery=NO_RECOVERY) -> Payout:
         if payout.submitted_at is None:
             with recovery.step(SUBMITTING):
                 Payout.objects.filter(pk=payout.pk, submitted_at__isnull=True).update(submitted_at=timezone.now())
-        no_transaction_open()
-        bank = payout.bank_account
-        reply = gateway_for(payout.payment_method).create_payout(
-            reference=str(payout.id),
-            amount=payout.amount,
-            currency=payout.currency,
-            destination=PayoutDestination(
-                account_number=decrypt(bank.account_number_encrypted),
-                ifsc_code=bank.ifsc_code,
-                account_holder_name=bank.account_holder_name,
-            ),
-            idempotency_key=f"payout-{payout.id}",
-        )
+        reply = _ask_gateway(payout)
         with recovery.step(ANSWERED):
             Payout.objects.filter(pk=payout.pk, gateway_answer__isnull=True).update(gateway_answer=asdict(reply))
     return payout_apply_answer(payout_id=payout_id)
 
 
+def _ask_gateway(payout: Payout) -> GatewayPayout:
+    """The gateway's answer to "pay this payout", asked with no transaction open and the payout's id
+    as the idempotency key (asking again gets the same payout, never a second one)."""
+    no_transaction_open()
+    gateway = gateway_for(payout.payment_method)
+    bank = payout.bank_account
+    destination = PayoutDestination(
+        account_number=decrypt(bank.account_number_encrypted),
+        ifsc_code=bank.ifsc_code,
+        account_holder_name=bank.account_holder_name,
+        expert_id=str(payout.expert_id),
+        razorpay_contact_id=bank.razorpay_contact_id,
+        razorpay_fund_account_id=bank.razorpay_fund_account_id,
+        stripe_account_id=bank.stripe_account_id,
+    )
+    try:
+        if hasattr(gateway, "prepare_destination"):
+            prepared = gateway.prepare_destination(destination)
+            if prepared.razorpay_fund_account_id != bank.razorpay_fund_account_id:
+                BankDetail.objects.filter(pk=bank.pk).update(
+                    razorpay_contact_id=prepared.razorpay_contact_id,
+                    razorpay_fund_account_id=prepared.razorpay_fund_account_id,
+                )
+            destination = prepared
+        return gateway.create_payout(
+            reference=str(payout.id), amount=payout.amount, currency=payout.currency, destination=destination,
+            idempotency_key=str(payout.id),
+        )
+    except GatewayUnavailable as exc:
+        logger.warning("payout %s: the gateway did not answer: %s", payout.id, exc)
+        return GatewayPayout(status="processing", provider_payout_id=None, failure_reason="")
+    except GatewayRefused as exc:
+        return GatewayPayout(status="failed", provider_payout_id=None, failure_reason=str(exc)[:255])
+
+
 def payout_apply_answer(*, payout_id) -> Payout:
     """The gateway's kept answer to our payout, applied once (a second application changes nothing)."""
     answer = GatewayPayout(**Payout.objects.values_list("gateway_answer", flat=True).get(pk=payout_id))
+    return payout_apply_status(payout_id=payout_id, answer=answer)[0]
+
+
+def payout_apply_status(*, payout_id, answer: GatewayPayout, reversed_amount: Decimal | None = None) -> tuple[Payout, str]:
+    """What the gateway says of a payout (its answer, a webhook, a status read back), applied once:
+    paid captures the hold, failed releases it (never after paid), reversed credits back what came
+    back (`reversed_amount` in all, all of it if not given), anything else leaves it processing with
+    the provider's id. Returns the payout and the outcome: `applied` or `ignored`."""
+    before = Payout.objects.values_list("status", "reversed_amount", flat=False).get(pk=payout_id)
     if answer.status == "paid":
-        return payout_mark_paid(payout_id=payout_id, provider_payout_id=answer.provider_payout_id)
-    if answer.status == "failed":
-        return payout_mark_failed(payout_id=payout_id, reason=answer.failure_reason or "rejected by the gateway",
-                                  provider_payout_id=answer.provider_payout_id)
-    Payout.objects.filter(pk=payout_id, status=Payout.Status.PENDING).update(
-        status=Payout.Status.PROCESSING, provider_payout_id=answer.provider_payout_id, updated_at=timezone.now()
-    )
-    return Payout.objects.get(pk=payout_id)
+        payout = payout_mark_paid(payout_id=payout_id, provider_payout_id=answer.provider_payout_id)
+    elif answer.status == "failed":
+        payout = payout_mark_failed(payout_id=payout_id, reason=answer.failure_reason or "rejected by the gateway",
+                                    provider_payout_id=answer.provider_payout_id)
+    elif answer.status == "reversed":
+        payout = payout_reverse(payout_id=payout_id, reversed_total=reversed_amount, provider_payout_id=answer.provider_payout_id)
+    else:
+        Payout.objects.filter(pk=payout_id, status__in=[Payout.Status.PENDING, Payout.Status.PROCESSING]).update(
+            status=Payout.Status.PROCESSING, updated_at=timezone.now(),
+        )
+        if answer.provider_payout_id:
+            Payout.objects.filter(pk=payout_id, provider_payout_id__isnull=True).update(provider_payout_id=answer.provider_payout_id)
+        payout = Payout.objects.get(pk=payout_id)
+    changed = (payout.status, payout.reversed_amount) != before
+    return payout, "applied" if changed else "ignored"
+
+
+def payout_reverse(*, payout_id, reversed_total: Decimal | None, provider_payout_id: str | None = None) -> Payout:
+    """Money of a paid payout came back (the bank returned it, or the transfer was reversed):
+    credit the wallet what came back since last time, from payout clearing, in a reversal posting;
+    all of it back makes the payout `reversed`. A payout the gateway had not yet reported paid is
+    captured first (it was paid, then came back). Partial reversals add up; each amount once."""
+    payout = Payout.objects.get(pk=payout_id)
+    if payout.status in (Payout.Status.PENDING, Payout.Status.PROCESSING):
+        payout_mark_paid(payout_id=payout_id, provider_payout_id=provider_payout_id or payout.provider_payout_id)
+    with transaction.atomic():
+        payout = _lock_payout(payout_id)
+        if payout.status not in (Payout.Status.PAID, Payout.Status.REVERSED):
+            logger.error("payout %s is %s but the gateway says it was reversed", payout.id, payout.status)
+            return payout
+        total = payout.amount if reversed_total is None else min(Decimal(reversed_total), payout.amount)
+        delta = total - payout.reversed_amount
+        if delta <= 0:
+            return payout
+        wallet = payout.wallet
+        ledger.post(
+            kind=JournalTransaction.Kind.REVERSAL,
+            legs=[
+                ledger.system_leg(wallet.tenant_id, Account.System.PAYOUT_CLEARING, payout.currency, -delta, Entry.Type.REFUND),
+                ledger.wallet_leg(wallet, delta, Entry.Type.REFUND),
+            ],
+            description=f"Payout returned: {payout.id}",
+            reference_type="payout",
+            reference_id=str(payout.id),
+            external_key=f"payout-reversal:{payout.id}:{total}",
+        )
+        payout.reversed_amount = total
+        if total == payout.amount:
+            payout.status = Payout.Status.REVERSED
+        payout.save(update_fields=["reversed_amount", "status", "updated_at"])
+    return payout
 
 
 def _lock_payout(payout_id) -> Payout:
@@ -234,6 +326,7 @@ def payout_request_manual(
         bank = BankDetail.objects.filter(pk=parse_uuid(bank_account_id), expert_id=wallet.user_id).first()
         if bank is None:
             raise DomainError(ErrorCode.BANK_ACCOUNT_NOT_FOUND, "bankAccount is not one of the expert's bank details.")
+        _require_destination(method, bank)
         payout_id = _payout_record(
             wallet=wallet, amount=amount, kind=Payout.Kind.MANUAL, month=None, method=method, bank=bank, recovery=recovery
         ).id
@@ -254,6 +347,7 @@ def payout_request_monthly(
             raise DomainError(ErrorCode.BANK_ACCOUNT_NOT_FOUND, "The expert has no primary bank account.")
         if not quote.payable:
             return quote
+        _require_destination(_payment_method(payment_method), quote.bank)
         wallet = selectors.webuddy_wallet(tenant=tenant, user_id=quote.expert_id)
         payout_id = _payout_record(
             wallet=wallet, amount=quote.amount, kind=Payout.Kind.MONTHLY, month=month, method=_payment_method(payment_method),
@@ -316,3 +410,40 @@ def monthly_run(*, month: str, threshold=None, dry_run: bool = False, tenant: Te
                     row["payout"] = None if started is None else str(started.id)
             rows.append(row)
     return rows
+
+
+def payouts_sync(*, older_than) -> list[tuple[Payout, str]]:
+    """Payouts stuck longer than `older_than`, settled with their gateway as a webhook would:
+    - recorded but never sent (the request that made it did not finish): cancelled, the hold released
+      (a retry of that request, or a new one, pays; this one must not pay as well);
+    - sent with no answer kept, or answered "processing" with no provider id: asked again with the
+      same idempotency key (the provider gives back the payout it made, or makes it now);
+    - processing with a provider id: its status read back and applied.
+    Each on its own, with no transaction open around the calls. Returns (payout, outcome) pairs."""
+    cutoff = timezone.now() - older_than
+    stuck = Payout.objects.filter(
+        status__in=[Payout.Status.PENDING, Payout.Status.PROCESSING], created_at__lt=cutoff
+    ).select_related("bank_account").order_by("created_at")
+    done = []
+    for payout in stuck.iterator():
+        try:
+            if payout.status == Payout.Status.PENDING and payout.submitted_at is None:
+                payout_cancel(payout_id=payout.id, reason="never sent: the request that made it did not finish")
+                outcome = "cancelled"
+            elif payout.status == Payout.Status.PENDING:
+                if payout.gateway_answer is None:
+                    reply = _ask_gateway(payout)
+                    Payout.objects.filter(pk=payout.pk, gateway_answer__isnull=True).update(gateway_answer=asdict(reply))
+                outcome = payout_apply_answer(payout_id=payout.id).status
+            elif not payout.provider_payout_id:
+                outcome = payout_apply_status(payout_id=payout.id, answer=_ask_gateway(payout))[0].status
+            elif live():
+                answer = gateway_for(payout.payment_method).fetch_payout(payout.provider_payout_id)
+                outcome = payout_apply_status(payout_id=payout.id, answer=answer)[0].status
+            else:
+                outcome = payout.status
+        except (GatewayUnavailable, GatewayRefused) as exc:
+            logger.warning("payout %s: sync failed: %s", payout.id, exc)
+            outcome = "unreachable"
+        done.append((payout, outcome))
+    return done

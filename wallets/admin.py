@@ -32,6 +32,7 @@ from wallets.models import (
     ApiKey,
     Entry,
     Escrow,
+    GatewayEvent,
     Hold,
     JournalTransaction,
     Recharge,
@@ -394,6 +395,18 @@ class RechargeAdmin(ReadOnlyAdmin):
     @admin.display(description="tenant", ordering="account__tenant")
     def tenant(self, recharge):
         return recharge.account.tenant_id
+
+
+@admin.register(GatewayEvent)
+class GatewayEventAdmin(ReadOnlyAdmin):
+    """The payment providers' signed events, each recorded once, with what was done with it."""
+
+    list_display = ("received_at", "provider", "event_type", "event_id", "outcome", "object_type", "object_id", "detail")
+    list_filter = ("provider", "outcome", "event_type", "received_at")
+    search_fields = ("=event_id", "=object_id", "detail")
+    date_hierarchy = "received_at"
+    fields = list_display + ("payload",)
+    readonly_fields = fields
 
 
 @admin.register(ReconcileRun)

@@ -29,4 +29,5 @@ class WalletsConfig(AppConfig):
     def ready(self):
         # After every migrate and flush, so the tenants and their system accounts' stable ids resolve.
         post_migrate.connect(_ensure_tenants_and_system_accounts, sender=self)
+        from wallets import checks  # noqa: F401  (registers the payments settings check)
         from wallets.api import schema  # noqa: F401  (registers the OpenAPI auth extension)

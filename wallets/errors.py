@@ -49,6 +49,11 @@ class ErrorCode(str, Enum):
     MONTH_NOT_ENDED = "month_not_ended"
     PAYMENT_FAILED = "payment_failed"
     RECHARGE_NOT_FOUND = "recharge_not_found"
+    INVALID_SIGNATURE = "invalid_signature"
+    PAYMENT_MISMATCH = "payment_mismatch"
+    PAYMENT_NOT_CAPTURED = "payment_not_captured"
+    GATEWAY_UNAVAILABLE = "gateway_unavailable"
+    STRIPE_ACCOUNT_REQUIRED = "stripe_account_required"
     USERNAME_TAKEN = "username_taken"
     KYC_ALREADY_SUBMITTED = "kyc_already_submitted"
     KYC_NOT_FOUND = "kyc_not_found"
@@ -102,6 +107,11 @@ DEFAULT_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MONTH_NOT_ENDED: 400,
     ErrorCode.PAYMENT_FAILED: 402,
     ErrorCode.RECHARGE_NOT_FOUND: 404,
+    ErrorCode.INVALID_SIGNATURE: 400,
+    ErrorCode.PAYMENT_MISMATCH: 400,
+    ErrorCode.PAYMENT_NOT_CAPTURED: 409,
+    ErrorCode.GATEWAY_UNAVAILABLE: 502,
+    ErrorCode.STRIPE_ACCOUNT_REQUIRED: 400,
     ErrorCode.USERNAME_TAKEN: 409,
     ErrorCode.KYC_ALREADY_SUBMITTED: 409,
     ErrorCode.KYC_NOT_FOUND: 404,

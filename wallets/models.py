@@ -450,6 +450,39 @@ class Recharge(models.Model):
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="recharge_amount_positive")]
 
 
+class GatewayEvent(models.Model):
+    """A signed notification from a payment provider, recorded once by its event id: what it said,
+    and what we did with it (applied, a replay, ignored, unknown to us, or a mismatch for finance)."""
+
+    class Provider(models.TextChoices):
+        RAZORPAY = "razorpay"
+        STRIPE = "stripe"
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied"
+        IGNORED = "ignored"  # already in that state, or a terminal status that never moves back
+        UNKNOWN = "unknown"  # nothing of ours, or an event type we do not handle
+        MISMATCH = "mismatch"  # money of another amount or currency than ours: not credited, for finance
+
+    id = models.BigAutoField(primary_key=True)
+    provider = models.CharField(max_length=10, choices=Provider.choices)
+    event_id = models.CharField(max_length=128)
+    event_type = models.CharField(max_length=64)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    object_type = models.CharField(max_length=16, blank=True, default="")  # recharge | payout
+    object_id = models.CharField(max_length=64, blank=True, default="")
+    detail = models.CharField(max_length=255, blank=True, default="")
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="gateway_event_once")]
+        indexes = [models.Index(fields=["outcome", "received_at"], name="gateway_event_outcome_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_type} {self.event_id} ({self.outcome})"
+
+
 class LoginFailure(models.Model):
     """One failed login, counted per username and per client IP to throttle guessing."""
 

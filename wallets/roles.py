@@ -16,6 +16,7 @@ FINANCE_PERMISSIONS = frozenset(
         ("wallets", "view_entry"),
         ("wallets", "view_escrow"),
         ("wallets", "view_recharge"),
+        ("wallets", "view_gatewayevent"),
         ("wallets", "view_reconcilerun"),
         ("wallets", "view_apikey"),
         ("wallets", "add_apikey"),

@@ -6,7 +6,7 @@ ways). Regular expressions use `[0-9]`, never `\\d`, and match the whole text.
 """
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal, InvalidOperation
 
@@ -80,6 +80,18 @@ def parse_month(value, *, field: str = "month") -> tuple[datetime, datetime]:
     else:
         end = datetime(year, number + 1, 1, tzinfo=dt_timezone.utc)
     return start, end
+
+
+_DURATION = re.compile(r"([0-9]{1,6})([smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """`90m`, `6h`, `2d` (digits 0-9 and a unit) as a timedelta, or None."""
+    match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
+    if not match:
+        return None
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
 def json_depth_check(value, *, limit: int = MAX_JSON_DEPTH) -> None:

@@ -23,6 +23,14 @@ class BankDetailOut(serializers.Serializer):
     accountHolderName = serializers.CharField(source="account_holder_name")
     branchName = serializers.CharField(source="branch_name")
     isPrimary = serializers.BooleanField(source="is_primary")
+    stripeAccountId = serializers.CharField(source="stripe_account_id", required=False,
+                                            help_text="The expert's Stripe connected account, for STRIPE payouts (when set).")
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if data.get("stripeAccountId") is None:
+            data.pop("stripeAccountId", None)
+        return data
     createdAt = serializers.DateTimeField(source="created_at")
 
 
@@ -33,6 +41,8 @@ class BankDetailIn(serializers.Serializer):
     ifscCode = serializers.CharField(help_text="Like HDFC0001234.")
     accountHolderName = serializers.CharField(max_length=150)
     branchName = serializers.CharField(required=False, allow_blank=True, max_length=150, default="")
+    stripeAccountId = serializers.CharField(required=False, allow_null=True, max_length=64, default=None,
+                                            help_text="Optional: `acct_...`, the Stripe connected account STRIPE payouts go to.")
 
 
 class BankDetailListOut(serializers.Serializer):
@@ -60,6 +70,7 @@ class BankDetailsView(WebuddyView):
             ifsc_code=v["ifscCode"],
             account_holder_name=v["accountHolderName"],
             branch_name=v.get("branchName", ""),
+            stripe_account_id=v.get("stripeAccountId"),
         )
         return Response(BankDetailOut(detail).data, status=status.HTTP_201_CREATED)
 

@@ -12,7 +12,7 @@ from wallets.roles import FINANCE_GROUP, FINANCE_PERMISSIONS
 pytestmark = pytest.mark.django_db
 
 LISTS = [
-    "wallets_tenant", "wallets_user", "wallets_account", "wallets_journaltransaction", "wallets_entry", "wallets_escrow",
+    "wallets_tenant", "wallets_gatewayevent", "wallets_user", "wallets_account", "wallets_journaltransaction", "wallets_entry", "wallets_escrow",
     "wallets_recharge", "wallets_reconcilerun", "wallets_apikey", "kyc_kycsubmission", "payouts_payout",
     "sessions_app_consultationsession", "experts_bankdetail", "experts_expertprofile",
 ]

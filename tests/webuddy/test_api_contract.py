@@ -17,6 +17,7 @@ ENDPOINTS = [
     ("get", "/v1/users/{user_id}", f"/v1/users/{ID}"),
     ("patch", "/v1/users/{user_id}", f"/v1/users/{ID}"),
     ("post", "/v1/wallet/recharge", "/v1/wallet/recharge"),
+    ("post", "/v1/wallet/recharge/verify", "/v1/wallet/recharge/verify"),
     ("get", "/v1/wallet/recharge/{recharge_id}", f"/v1/wallet/recharge/{ID}"),
     ("get", "/v1/wallet/history", f"/v1/wallet/history?userId={ID}"),
     ("post", "/v1/sessions/start", "/v1/sessions/start"),
@@ -83,10 +84,16 @@ def _fields(schema, ref):
     return set(schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]["properties"])
 
 
+# The providers' webhooks: signed, no API key.
+WEBHOOKS = [("post", "/v1/webhooks/razorpay"), ("post", "/v1/webhooks/stripe")]
+
+
 def test_schema_lists_every_webuddy_endpoint(schema):
     paths = schema["paths"]
     documented = {(method, path) for path, operations in paths.items() if path.startswith("/v1/") for method in operations}
-    assert documented == {(method, path) for method, path, _ in ENDPOINTS}
+    assert documented == {(method, path) for method, path, _ in ENDPOINTS} | set(WEBHOOKS)
+    for method, path in WEBHOOKS:
+        assert paths[path][method].get("security") in (None, [], [{}])
     for method, path, _ in ENDPOINTS:
         assert {"ApiKey": []} in paths[path][method]["security"]
 
@@ -105,7 +112,9 @@ def test_schema_has_the_exact_camelcase_fields(schema):
     assert request_fields("/v1/wallet/recharge", "post") == {"userId", "amount", "paymentMethod"}
     assert request_fields("/v1/sessions/adjust", "post") == {"sessionId", "adjustedFee", "deferFee"}
     assert request_fields("/v1/payouts/monthly", "post") >= {"expertId", "month", "payoutThreshold"}
-    assert request_fields("/v1/experts/bank-details", "post") == {"expertId", "bankName", "accountNumber", "ifscCode", "accountHolderName", "branchName"}
+    assert request_fields("/v1/experts/bank-details", "post") == {
+        "expertId", "bankName", "accountNumber", "ifscCode", "accountHolderName", "branchName", "stripeAccountId",
+    }
     assert response_fields("/v1/sessions/end", "post", "200") == {
         "id", "userId", "expertId", "status", "sessionFee", "currentFee", "heldAmount", "deferredAmount",
         "actualFee", "chargedAmount", "expertEarning", "platformFee", "startedAt", "endedAt",

@@ -130,6 +130,18 @@ class RechargeIn(serializers.Serializer):
     paymentMethod = serializers.ChoiceField(choices=["RAZORPAY", "STRIPE"])
 
 
+class CheckoutOut(serializers.Serializer):
+    """What the payer's client needs to pay a live recharge: Razorpay Checkout's options, or the
+    Stripe PaymentIntent to confirm."""
+
+    keyId = serializers.CharField(required=False, help_text="Razorpay: the key id for Checkout.")
+    orderId = serializers.CharField(required=False, help_text="Razorpay: the order to pay.")
+    amount = serializers.IntegerField(required=False, help_text="Razorpay: in minor units (paise).")
+    currency = serializers.CharField(required=False, help_text="Razorpay: the order's currency.")
+    paymentIntentId = serializers.CharField(required=False, help_text="Stripe: the PaymentIntent.")
+    clientSecret = serializers.CharField(required=False, help_text="Stripe: its client secret, for Stripe.js.")
+
+
 class RechargeOut(serializers.Serializer):
     id = serializers.UUIDField()
     userId = serializers.UUIDField(source="user_id")
@@ -138,9 +150,7 @@ class RechargeOut(serializers.Serializer):
     paymentMethod = serializers.CharField(source="payment_method")
     status = serializers.ChoiceField(choices=["pending", "succeeded", "failed"])
     providerOrderId = serializers.CharField(source="provider_order_id", allow_null=True)
-    checkout = serializers.DictField(
-        source="client_data", required=False, help_text="Live gateways only: what the client needs to pay."
-    )
+    checkout = CheckoutOut(required=False, help_text="Live gateways only, while pending: what the client needs to pay.")
     createdAt = serializers.DateTimeField(source="created_at")
     wallet = WalletSummaryOut(source="account")
 
@@ -154,8 +164,8 @@ class RechargeView(WebuddyView):
         responses={
             201: RechargeOut,
             **error_responses(
-                E.VALIDATION_ERROR, E.MALFORMED_JSON, E.USER_NOT_FOUND, E.WALLET_SUSPENDED, *IDEMPOTENCY_ERRORS,
-                dialect="webuddy",
+                E.VALIDATION_ERROR, E.MALFORMED_JSON, E.USER_NOT_FOUND, E.WALLET_SUSPENDED, E.GATEWAY_UNAVAILABLE,
+                *IDEMPOTENCY_ERRORS, dialect="webuddy",
             ),
         },
     )
@@ -163,7 +173,7 @@ class RechargeView(WebuddyView):
         data = RechargeIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        recharge, client_data = recharges.recharge_create(
+        recharge, _ = recharges.recharge_create(
             tenant=request_tenant(request),
             user_id=parse_id(v["userId"], E.USER_NOT_FOUND, "No such user."),
             amount=v["amount"],
@@ -171,15 +181,53 @@ class RechargeView(WebuddyView):
             recovery=request.recovery,
         )
         recharge.account.refresh_from_db()
-        return Response(render_recharge(recharge, client_data), status=status.HTTP_201_CREATED)
+        return Response(render_recharge(recharge), status=status.HTTP_201_CREATED)
 
 
-def render_recharge(recharge: Recharge, client_data: dict | None = None) -> dict:
-    recharge.client_data = client_data or {}
+def render_recharge(recharge: Recharge) -> dict:
     body = RechargeOut(recharge).data
-    if not client_data:
+    if not recharge.checkout:
         body.pop("checkout")
     return body
+
+
+class RechargeVerifyIn(serializers.Serializer):
+    rechargeId = serializers.CharField()
+    razorpayOrderId = serializers.CharField(max_length=100)
+    razorpayPaymentId = serializers.CharField(max_length=100)
+    razorpaySignature = serializers.CharField(max_length=200)
+
+
+class RechargeVerifyView(WebuddyView):
+    calls_out = True  # the payment is fetched (and captured) from Razorpay with no transaction open
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Verify a Razorpay Checkout payment and credit the recharge",
+        description=(
+            "Checks `razorpaySignature` (HMAC-SHA256 of `order_id|payment_id` with the key secret) against the "
+            "order the recharge was made with, fetches the payment, captures it if only authorized, and credits "
+            "the wallet once when it is captured for that order, amount and currency. 200 with the recharge, also "
+            "when the webhook credited it first."
+        ),
+        request=RechargeVerifyIn,
+        responses={
+            200: RechargeOut,
+            **error_responses(
+                E.VALIDATION_ERROR, E.MALFORMED_JSON, E.RECHARGE_NOT_FOUND, E.INVALID_SIGNATURE, E.PAYMENT_MISMATCH,
+                E.PAYMENT_NOT_CAPTURED, E.GATEWAY_UNAVAILABLE, *IDEMPOTENCY_ERRORS, dialect="webuddy",
+            ),
+        },
+    )
+    def post(self, request):
+        data = RechargeVerifyIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        recharge = recharges.recharge_verify_razorpay(
+            tenant=request_tenant(request), recharge_id=v["rechargeId"], order_id=v["razorpayOrderId"],
+            payment_id=v["razorpayPaymentId"], signature=v["razorpaySignature"],
+        )
+        return Response(render_recharge(recharge))
 
 
 class RechargeDetailView(WebuddyView):

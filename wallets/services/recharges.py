@@ -1,17 +1,27 @@
 """Recharges: money paid into a wallet through a payment gateway, recorded first, credited once."""
+import logging
 from dataclasses import asdict
 
 from django.db import transaction
 from django.utils import timezone
 
 from wallets.errors import DomainError, ErrorCode
-from wallets.gateways import GatewayOrder, gateway_for
+from wallets.gateways import (
+    GatewayOrder,
+    GatewayPayment,
+    GatewayRefused,
+    GatewayUnavailable,
+    gateway_for,
+    live,
+)
 from wallets.models import Account, Recharge, Tenant
 from wallets.money import parse_amount
 from wallets.recovery import ANSWERED, NO_RECOVERY, RECORDED, no_transaction_open
-from wallets.selectors import webuddy_wallet
+from wallets.selectors import recharge_find, webuddy_wallet
 from wallets.services.postings import wallet_deposit
 from wallets.validation import invalid
+
+logger = logging.getLogger(__name__)
 
 
 def recharge_create(
@@ -41,10 +51,18 @@ def recharge_create(
         recharge = Recharge.objects.get(pk=recharge_id)
     if recharge.gateway_answer is None:
         no_transaction_open()
-        order = gateway_for(recharge.payment_method).create_order(
-            reference=str(recharge.id), amount=recharge.amount, currency=recharge.currency,
-            idempotency_key=f"recharge-{recharge.id}",
-        )
+        try:
+            order = gateway_for(recharge.payment_method).create_order(
+                reference=str(recharge.id), amount=recharge.amount, currency=recharge.currency,
+                idempotency_key=f"recharge-{recharge.id}",
+                metadata={"rechargeId": str(recharge.id), "userId": str(recharge.user_id)},
+            )
+        except (GatewayUnavailable, GatewayRefused) as exc:
+            # The recharge stays pending; a retry with the same Idempotency-Key asks again.
+            logger.warning("recharge %s: creating the order failed: %s", recharge.id, exc)
+            raise DomainError(
+                ErrorCode.GATEWAY_UNAVAILABLE, "The payment provider could not be reached; retry with the same Idempotency-Key."
+            ) from None
         with recovery.step(ANSWERED):
             Recharge.objects.filter(pk=recharge.pk, gateway_answer__isnull=True).update(
                 gateway_answer=asdict(order), provider_order_id=order.provider_order_id, checkout=order.client_data,
@@ -99,3 +117,113 @@ def recharge_fail(*, recharge_id, reason: str) -> Recharge:
             recharge.save(update_fields=["status", "failure_reason", "updated_at"])
     return recharge
 
+
+
+def _payment_matches(recharge: Recharge, payment: GatewayPayment) -> bool:
+    return (
+        payment.currency == recharge.currency
+        and payment.amount == recharge.amount
+        and (payment.provider_order_id is None or payment.provider_order_id == recharge.provider_order_id)
+    )
+
+
+def recharge_apply_payment(*, recharge: Recharge, payment: GatewayPayment) -> str:
+    """What the provider says of the payment towards a recharge, applied: money received is credited
+    once (whatever the recharge's status was), a failure fails a pending recharge. Money of another
+    amount or currency is never credited: `mismatch`, for finance. Returns the outcome: `applied`,
+    `ignored` (nothing to change) or `mismatch`."""
+    if payment.status == "captured":
+        if not _payment_matches(recharge, payment):
+            logger.error("recharge %s: %s paid %s %s, not %s %s", recharge.id, payment.provider_payment_id,
+                         payment.amount, payment.currency, recharge.amount, recharge.currency)
+            return "mismatch"
+        if recharge.status == Recharge.Status.SUCCEEDED:
+            return "ignored"
+        recharge_confirm(recharge_id=recharge.id, provider_payment_id=payment.provider_payment_id)
+        return "applied"
+    if payment.status == "failed":
+        if recharge.status != Recharge.Status.PENDING:
+            return "ignored"
+        recharge_fail(recharge_id=recharge.id, reason=payment.failure_reason or "the payment failed")
+        return "applied"
+    return "ignored"
+
+
+def recharge_verify_razorpay(*, tenant: Tenant, recharge_id, order_id, payment_id, signature) -> Recharge:
+    """Razorpay Checkout's handler said the payer paid: check its signature against the order we
+    stored, fetch the payment, capture it if only authorized, and credit the wallet when it is
+    captured for our order, amount and currency (all with no transaction open until the credit).
+    400 `invalid_signature`, 400 `payment_mismatch` and 409 `payment_not_captured` change nothing."""
+    from wallets.gateways.razorpay_live import checkout_signature_valid
+
+    recharge = recharge_find(tenant=tenant, recharge_id=recharge_id)
+    forged = DomainError(ErrorCode.INVALID_SIGNATURE, "The checkout signature does not match the recharge's order.")
+    if (
+        recharge.payment_method != Recharge.Method.RAZORPAY
+        or not recharge.provider_order_id
+        or not all(isinstance(v, str) and v for v in (order_id, payment_id, signature))
+        or order_id != recharge.provider_order_id
+    ):
+        raise forged
+    if not live():
+        if recharge.status == Recharge.Status.SUCCEEDED:
+            return recharge  # the simulated gateway credited it when it was made
+        raise forged
+    if not checkout_signature_valid(order_id=recharge.provider_order_id, payment_id=payment_id, signature=signature):
+        raise forged
+    if recharge.status == Recharge.Status.SUCCEEDED and recharge.provider_payment_id == payment_id:
+        return recharge
+    no_transaction_open()
+    gateway = gateway_for(Recharge.Method.RAZORPAY)
+    try:
+        payment = gateway.fetch_payment(payment_id)
+        if payment.provider_order_id != recharge.provider_order_id or not _payment_matches(recharge, payment):
+            raise DomainError(ErrorCode.PAYMENT_MISMATCH, "The payment is not for this recharge's order, amount and currency.")
+        if payment.status == "authorized":
+            payment = gateway.capture_payment(payment)
+    except (GatewayUnavailable, GatewayRefused) as exc:
+        logger.warning("recharge %s: verifying payment %s failed: %s", recharge.id, payment_id, exc)
+        raise DomainError(ErrorCode.GATEWAY_UNAVAILABLE, "The payment provider could not be reached; try again.") from None
+    if payment.status != "captured":
+        raise DomainError(ErrorCode.PAYMENT_NOT_CAPTURED, f"The payment is {payment.status or 'not captured'}, not captured.")
+    if recharge_apply_payment(recharge=recharge, payment=payment) == "mismatch":
+        raise DomainError(ErrorCode.PAYMENT_MISMATCH, "The payment is not for this recharge's order, amount and currency.")
+    return Recharge.objects.select_related("account").get(pk=recharge.pk)
+
+
+def recharges_sync(*, older_than) -> list[tuple[Recharge, str]]:
+    """Recharges left pending longer than `older_than`, settled by asking their gateway (as a webhook
+    would have): paid -> credited, failed -> failed. One whose order never existed (the payer never got
+    a checkout) is failed. Each on its own, with no transaction open around the calls."""
+    cutoff = timezone.now() - older_than
+    done = []
+    stale = Recharge.objects.filter(status=Recharge.Status.PENDING, created_at__lt=cutoff).order_by("created_at")
+    for recharge in stale.select_related("account").iterator():
+        outcome = "pending"
+        try:
+            if not recharge.provider_order_id:
+                recharge_fail(recharge_id=recharge.id, reason="no order was made with the payment provider")
+                outcome = "failed"
+            elif live():
+                outcome = _sync_one(recharge)
+        except (GatewayUnavailable, GatewayRefused) as exc:
+            logger.warning("recharge %s: sync failed: %s", recharge.id, exc)
+            outcome = "unreachable"
+        done.append((recharge, outcome))
+    return done
+
+
+def _sync_one(recharge: Recharge) -> str:
+    gateway = gateway_for(recharge.payment_method)
+    if recharge.payment_method == Recharge.Method.RAZORPAY:
+        payments = gateway.order_payments(recharge.provider_order_id)
+        for payment in payments:
+            if payment.status == "authorized" and _payment_matches(recharge, payment):
+                payment = gateway.capture_payment(payment)
+            if payment.status == "captured":
+                return recharge_apply_payment(recharge=recharge, payment=payment)
+        return "pending"
+    payment = gateway.retrieve_intent(recharge.provider_order_id)
+    if payment.status in ("captured", "failed"):
+        return recharge_apply_payment(recharge=recharge, payment=payment)
+    return "pending"

@@ -1,19 +1,17 @@
 """`python manage.py expire_sessions --older-than 6h`: cancel stale sessions and release their holds."""
-import re
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
 from sessions_app.services import sessions_expire
-
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+from wallets.validation import parse_duration
 
 
 def parse_age(text: str) -> timedelta:
-    match = re.fullmatch(r"([0-9]{1,6})([smhd])", text.strip())
-    if not match:
+    age = parse_duration(text)
+    if age is None:
         raise CommandError("--older-than takes a number (digits 0-9, up to 6) and a unit: 90m, 6h, 2d.")
-    return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+    return age
 
 
 class Command(BaseCommand):

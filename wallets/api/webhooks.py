@@ -1,0 +1,117 @@
+"""`POST /v1/webhooks/razorpay` and `POST /v1/webhooks/stripe`: the providers' signed events.
+
+No API key: the signature over the raw body is the credential, checked before anything of the body
+is read. A missing or bad signature is 400 `invalid_signature` and changes nothing. Anything
+accepted (applied, a replay, or unknown and recorded for finance) is 200 `{"status": ...}`.
+"""
+import json
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from wallets.api.base import ApiView
+from wallets.api.rendering import PayloadTooLarge
+from wallets.api.schema import error_responses
+from wallets.errors import DomainError, ErrorCode
+from wallets.gateways.razorpay_live import webhook_signature_valid
+from wallets.gateways.stripe_live import verified_event
+from wallets.models import GatewayEvent
+from wallets.validation import invalid
+from wallets.webhooks import webhook_receive
+
+TAGS = ["WeBuddy: payment provider webhooks"]
+
+
+class WebhookOut(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["applied", "replayed", "ignored", "unknown", "mismatch"],
+        help_text="What was done: applied; a replay of an event already recorded; nothing to change; not ours "
+        "(recorded for finance); money of another amount or currency (not credited, recorded for finance).",
+    )
+
+
+def _raw_body(request) -> bytes:
+    limit = settings.API_MAX_BODY_BYTES
+    body = request._request.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    return body
+
+
+def _bad_signature() -> DomainError:
+    return DomainError(ErrorCode.INVALID_SIGNATURE, "The webhook's signature is missing or does not match.")
+
+
+class WebhookView(ApiView):
+    authentication_classes: list = []
+    permission_classes: list = []
+    parser_classes: list = []
+    idempotent = False  # the provider's event id makes a delivery count once
+    schema_auth: list = []
+
+    def respond(self, received) -> Response:
+        return Response({"status": "replayed" if received.replayed else received.event.outcome})
+
+
+SIGNATURE_ERRORS = error_responses(ErrorCode.INVALID_SIGNATURE, ErrorCode.VALIDATION_ERROR, dialect="webuddy",
+                                   authenticated=False)
+
+
+class RazorpayWebhookView(WebhookView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Razorpay and RazorpayX events (payment.captured, order.paid, payment.failed, payout.*)",
+        request=None,
+        parameters=[
+            OpenApiParameter("X-Razorpay-Signature", str, OpenApiParameter.HEADER, required=True,
+                             description="HMAC-SHA256 of the raw body with RAZORPAY_WEBHOOK_SECRET."),
+            OpenApiParameter("X-Razorpay-Event-Id", str, OpenApiParameter.HEADER, required=True),
+        ],
+        responses={200: WebhookOut, **SIGNATURE_ERRORS},
+    )
+    def post(self, request):
+        body = _raw_body(request)
+        if not settings.RAZORPAY_WEBHOOK_SECRET or not webhook_signature_valid(
+            body=body, signature=request.headers.get("X-Razorpay-Signature")
+        ):
+            raise _bad_signature()
+        event_id = request.headers.get("X-Razorpay-Event-Id", "")
+        try:
+            event = json.loads(body)
+        except ValueError:
+            raise invalid("body", "The event is not JSON.") from None
+        if not event_id or not isinstance(event, dict) or not isinstance(event.get("event"), str):
+            raise invalid("X-Razorpay-Event-Id", "A signed event has an id and a type.")
+        received = webhook_receive(
+            provider=GatewayEvent.Provider.RAZORPAY, event_id=event_id, event_type=event["event"], event=event
+        )
+        return self.respond(received)
+
+
+class StripeWebhookView(WebhookView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Stripe events (payment_intent.succeeded, payment_intent.payment_failed, transfer.reversed)",
+        request=None,
+        parameters=[
+            OpenApiParameter("Stripe-Signature", str, OpenApiParameter.HEADER, required=True,
+                             description="`t=<time>,v1=<HMAC-SHA256 of \"<t>.<body>\">`; 300 s tolerance."),
+        ],
+        responses={200: WebhookOut, **SIGNATURE_ERRORS},
+    )
+    def post(self, request):
+        body = _raw_body(request)
+        verified = settings.STRIPE_WEBHOOK_SECRET and verified_event(
+            body=body, signature=request.headers.get("Stripe-Signature")
+        )
+        if not verified:
+            raise _bad_signature()
+        event = json.loads(body)  # the SDK parsed it already: it is JSON
+        if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
+            raise invalid("id", "A signed event has an id and a type.")
+        received = webhook_receive(
+            provider=GatewayEvent.Provider.STRIPE, event_id=event["id"], event_type=event["type"], event=event
+        )
+        return self.respond(received)

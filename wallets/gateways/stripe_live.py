@@ -1,0 +1,111 @@
+"""Stripe in live mode, through the official SDK (`stripe`): PaymentIntents for recharges, Connect
+transfers to the expert's connected account for payouts, and signed webhook events.
+
+Every call goes to `STRIPE_API_BASE`, gives up after `GATEWAY_TIMEOUT_SECONDS` with no network retries
+of the SDK's own (a retry is ours, with the same `Idempotency-Key`), and is made with no database
+transaction open.
+"""
+import stripe
+from django.conf import settings
+
+from wallets.gateways import (
+    GatewayOrder,
+    GatewayPayment,
+    GatewayPayout,
+    GatewayRefused,
+    GatewayUnavailable,
+    from_minor_units,
+    minor_units,
+)
+
+WEBHOOK_TOLERANCE_SECONDS = 300
+
+# PaymentIntent statuses: what each means for a recharge.
+INTENT_STATUSES = {"succeeded": "captured", "canceled": "failed", "requires_capture": "authorized"}
+
+
+def intent_payment(intent) -> GatewayPayment:
+    """A PaymentIntent as a payment towards our recharge: what it received, in which currency."""
+    currency = str(intent.get("currency", "")).upper()
+    error = intent.get("last_payment_error") or {}
+    return GatewayPayment(
+        provider_payment_id=intent["id"],
+        provider_order_id=intent["id"],
+        status=INTENT_STATUSES.get(intent.get("status"), intent.get("status") or ""),
+        amount=from_minor_units(intent.get("amount_received") or 0, currency),
+        currency=currency,
+        failure_reason=str(error.get("message") or "")[:255],
+    )
+
+
+def verified_event(*, body: bytes, signature: str | None):
+    """The event of a webhook whose `Stripe-Signature` verifies (any `v1` of it, within 300 s), else
+    None. Verified before anything of the body is read."""
+    if not signature:
+        return None
+    try:
+        return stripe.Webhook.construct_event(body, signature, settings.STRIPE_WEBHOOK_SECRET, WEBHOOK_TOLERANCE_SECONDS)
+    except (stripe.SignatureVerificationError, ValueError):
+        return None
+
+
+class StripeGateway:
+    method = "STRIPE"
+
+    def __init__(self):
+        self.client = stripe.StripeClient(
+            settings.STRIPE_SECRET_KEY,
+            base_addresses={"api": settings.STRIPE_API_BASE},
+            max_network_retries=0,
+            http_client=stripe.RequestsClient(timeout=settings.GATEWAY_TIMEOUT_SECONDS),
+        )
+
+    @staticmethod
+    def _call(call, *args, **kwargs):
+        try:
+            return call(*args, **kwargs)
+        except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+            raise GatewayUnavailable(str(exc)) from exc
+        except stripe.StripeError as exc:
+            if exc.http_status is None or exc.http_status >= 500:
+                raise GatewayUnavailable(str(exc)) from exc
+            raise GatewayRefused(exc.user_message or str(exc)) from exc
+
+    def create_order(self, *, reference, amount, currency, idempotency_key, metadata=None) -> GatewayOrder:
+        intent = self._call(
+            self.client.v1.payment_intents.create,
+            params={"amount": minor_units(amount, currency), "currency": currency.lower(), "metadata": metadata or {}},
+            options={"idempotency_key": idempotency_key},
+        )
+        return GatewayOrder(
+            status="pending",
+            provider_order_id=intent.id,
+            client_data={"paymentIntentId": intent.id, "clientSecret": intent.client_secret},
+        )
+
+    def retrieve_intent(self, intent_id: str) -> GatewayPayment:
+        return intent_payment(self._call(self.client.v1.payment_intents.retrieve, intent_id))
+
+    def create_payout(self, *, reference, amount, currency, destination, idempotency_key) -> GatewayPayout:
+        try:
+            transfer = self._call(
+                self.client.v1.transfers.create,
+                params={
+                    "amount": minor_units(amount, currency), "currency": currency.lower(),
+                    "destination": destination.stripe_account_id, "metadata": {"payoutId": reference},
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        except GatewayRefused as exc:
+            return GatewayPayout(status="failed", provider_payout_id=None, failure_reason=str(exc)[:255])
+        # A transfer moves the money to the connected account when it is created.
+        return GatewayPayout(status="paid", provider_payout_id=transfer.id)
+
+    def fetch_payout(self, provider_payout_id: str) -> GatewayPayout:
+        transfer = self._call(self.client.v1.transfers.retrieve, provider_payout_id)
+        if transfer.get("reversed"):
+            return GatewayPayout(status="reversed", provider_payout_id=transfer.id)
+        return GatewayPayout(status="paid", provider_payout_id=transfer.id)
+
+    def prepare_destination(self, destination):
+        return destination
