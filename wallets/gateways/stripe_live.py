@@ -24,7 +24,7 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 INTENT_STATUSES = {"succeeded": "captured", "canceled": "failed", "requires_capture": "authorized"}
 
 
-def intent_payment(intent) -> GatewayPayment:
+def intent_payment(intent: dict) -> GatewayPayment:
     """A PaymentIntent as a payment towards our recharge: what it received, in which currency."""
     currency = str(intent.get("currency", "")).upper()
     error = intent.get("last_payment_error") or {}
@@ -84,7 +84,7 @@ class StripeGateway:
         )
 
     def retrieve_intent(self, intent_id: str) -> GatewayPayment:
-        return intent_payment(self._call(self.client.v1.payment_intents.retrieve, intent_id))
+        return intent_payment(self._call(self.client.v1.payment_intents.retrieve, intent_id).to_dict())
 
     def create_payout(self, *, reference, amount, currency, destination, idempotency_key) -> GatewayPayout:
         try:
@@ -102,10 +102,10 @@ class StripeGateway:
         return GatewayPayout(status="paid", provider_payout_id=transfer.id)
 
     def fetch_payout(self, provider_payout_id: str) -> GatewayPayout:
-        transfer = self._call(self.client.v1.transfers.retrieve, provider_payout_id)
+        transfer = self._call(self.client.v1.transfers.retrieve, provider_payout_id).to_dict()
         if transfer.get("reversed"):
-            return GatewayPayout(status="reversed", provider_payout_id=transfer.id)
-        return GatewayPayout(status="paid", provider_payout_id=transfer.id)
+            return GatewayPayout(status="reversed", provider_payout_id=transfer["id"])
+        return GatewayPayout(status="paid", provider_payout_id=transfer["id"])
 
     def prepare_destination(self, destination):
         return destination
