@@ -1,0 +1,274 @@
+"""A local test double of the Razorpay (with RazorpayX) and Stripe HTTP APIs, for running the service
+in `PAYMENTS_MODE=live` with nothing leaving the machine (the payments walk-through, the soak).
+
+It answers the paths the service calls, under one base address for both providers
+(`RAZORPAY_API_BASE` and `STRIPE_API_BASE` both point at it), keeps what it made in memory, honours
+the idempotency headers (`X-Payout-Idempotency`, `Idempotency-Key`) as the providers do, and plays
+the payer and the bank through its control paths, which send the service the signed webhooks the
+providers would:
+
+    POST /_double/razorpay/pay          {"order_id"}                   -> {"payment_id", "signature"}
+    POST /_double/razorpay/payout       {"payout_id", "status"}        processed | failed | reversed
+    POST /_double/stripe/pay            {"payment_intent"}
+    POST /_double/stripe/reverse        {"transfer", "amount"}         minor units, in all so far
+    GET  /_double/state                 what it holds (for tests and the walk-through)
+
+Run: `python -m bench.gateway_double --port 8765 --service http://127.0.0.1:8000` (the secrets are
+the ones of docs/payments.md's walk-through unless given). `failure_rate` makes that share of the
+service's calls answer 503, for the soak.
+"""
+import argparse
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import random
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
+
+import requests
+
+DEFAULTS = {
+    "razorpay_key_id": "rzp_test_double",
+    "razorpay_key_secret": "rzp_double_secret",
+    "razorpay_webhook_secret": "rzp_double_webhook_secret",
+    "stripe_secret_key": "sk_test_double",
+    "stripe_webhook_secret": "whsec_double",
+}
+
+
+def _form(body: str) -> dict:
+    """Stripe's form encoding, `metadata[rechargeId]=...` nested back into dicts."""
+    out: dict = {}
+    for key, value in parse_qsl(body, keep_blank_values=True):
+        if "[" in key:
+            outer, inner = key[:-1].split("[", 1)
+            out.setdefault(outer, {})[inner] = value
+        else:
+            out[key] = value
+    return out
+
+
+class Double:
+    def __init__(self, *, service: str, failure_rate: float = 0.0, seed: int = 7, **secrets):
+        self.service = service.rstrip("/")
+        self.secrets = {**DEFAULTS, **{k: v for k, v in secrets.items() if v}}
+        self.failure_rate = failure_rate
+        self.random = random.Random(seed)
+        self.lock = threading.Lock()
+        self.ids = itertools.count(1)
+        self.orders: dict = {}
+        self.payments: dict = {}
+        self.contacts: dict = {}
+        self.fund_accounts: dict = {}
+        self.payouts: dict = {}
+        self.intents: dict = {}
+        self.transfers: dict = {}
+        self.by_key: dict = {}  # (kind, idempotency key) -> object id
+        self.webhooks_sent: list = []
+        self.calls: list = []
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}_dbl{next(self.ids):06d}"
+
+    # Webhooks to the service
+
+    def send_razorpay(self, event: str, payload: dict) -> int:
+        body = json.dumps({"entity": "event", "event": event, "payload": payload, "created_at": int(time.time())}).encode()
+        signature = hmac.new(self.secrets["razorpay_webhook_secret"].encode(), body, hashlib.sha256).hexdigest()
+        response = requests.post(f"{self.service}/v1/webhooks/razorpay", data=body, timeout=10, headers={
+            "Content-Type": "application/json", "X-Razorpay-Signature": signature,
+            "X-Razorpay-Event-Id": self.new_id("evt"),
+        })
+        self.webhooks_sent.append((event, response.status_code))
+        return response.status_code
+
+    def send_stripe(self, event_type: str, obj: dict) -> int:
+        body = json.dumps({"id": self.new_id("evt"), "object": "event", "type": event_type, "data": {"object": obj},
+                           "created": int(time.time())}).encode()
+        t = int(time.time())
+        v1 = hmac.new(self.secrets["stripe_webhook_secret"].encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+        response = requests.post(f"{self.service}/v1/webhooks/stripe", data=body, timeout=10, headers={
+            "Content-Type": "application/json", "Stripe-Signature": f"t={t},v1={v1}",
+        })
+        self.webhooks_sent.append((event_type, response.status_code))
+        return response.status_code
+
+    # The providers' API
+
+    def handle(self, method: str, path: str, headers, body: str):
+        """(status, json) of one call of the service."""
+        self.calls.append((method, path))
+        if path.startswith("/_double/"):
+            return self.control(method, path, body)
+        if self.failure_rate and self.random.random() < self.failure_rate:
+            return 503, {"error": {"code": "SERVER_ERROR", "description": "the double failed on purpose"}}
+        auth = headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            if auth[7:] != self.secrets["stripe_secret_key"]:
+                return 401, {"error": {"message": "Invalid API Key provided"}}
+            return self.stripe(method, path, headers, _form(body))
+        expected = base64.b64encode(f"{self.secrets['razorpay_key_id']}:{self.secrets['razorpay_key_secret']}".encode())
+        if auth != f"Basic {expected.decode()}":
+            return 401, {"error": {"code": "BAD_REQUEST_ERROR", "description": "Authentication failed"}}
+        return self.razorpay(method, path, headers, json.loads(body) if body else {})
+
+    def idempotent(self, kind: str, key: str | None, make):
+        with self.lock:
+            if key and (kind, key) in self.by_key:
+                return self.by_key[(kind, key)]
+            made = make()
+            if key:
+                self.by_key[(kind, key)] = made
+            return made
+
+    def razorpay(self, method, path, headers, data):
+        parts = path.strip("/").split("/")
+        if method == "POST" and path == "/v1/orders":
+            order = {"id": self.new_id("order"), "entity": "order", "amount": data["amount"], "currency": data["currency"],
+                     "receipt": data.get("receipt"), "notes": data.get("notes", {}), "status": "created"}
+            self.orders[order["id"]] = order
+            return 200, order
+        if method == "GET" and len(parts) == 4 and parts[1] == "orders" and parts[3] == "payments":
+            return 200, {"entity": "collection", "items": [p for p in self.payments.values() if p["order_id"] == parts[2]]}
+        if method == "GET" and len(parts) == 3 and parts[1] == "payments":
+            found = self.payments.get(parts[2])
+            return (200, found) if found else (400, {"error": {"code": "BAD_REQUEST_ERROR", "description": "no such payment"}})
+        if method == "POST" and len(parts) == 4 and parts[1] == "payments" and parts[3] == "capture":
+            found = self.payments.get(parts[2])
+            if not found or found["status"] != "authorized":
+                return 400, {"error": {"code": "BAD_REQUEST_ERROR", "description": "payment cannot be captured"}}
+            found["status"] = "captured"
+            return 200, found
+        if method == "POST" and path == "/v1/contacts":
+            key = f"{data.get('reference_id')}|{data.get('name')}"
+            return 201, self.idempotent("contact", key, lambda: self.contacts.setdefault(
+                key, {"id": self.new_id("cont"), "entity": "contact", **data}))
+        if method == "POST" and path == "/v1/fund_accounts":
+            key = json.dumps(data, sort_keys=True)
+            return 201, self.idempotent("fund_account", key, lambda: self.fund_accounts.setdefault(
+                key, {"id": self.new_id("fa"), "entity": "fund_account", **data}))
+        if method == "POST" and path == "/v1/payouts":
+
+            def make():
+                payout = {"id": self.new_id("pout"), "entity": "payout", "status": "processing", **data}
+                self.payouts[payout["id"]] = payout
+                return payout
+
+            return 200, self.idempotent("payout", headers.get("X-Payout-Idempotency"), make)
+        if method == "GET" and len(parts) == 3 and parts[1] == "payouts":
+            found = self.payouts.get(parts[2])
+            return (200, found) if found else (404, {"error": {"code": "BAD_REQUEST_ERROR", "description": "no such payout"}})
+        return 404, {"error": {"code": "BAD_REQUEST_ERROR", "description": f"no route {method} {path}"}}
+
+    def stripe(self, method, path, headers, data):
+        parts = path.strip("/").split("/")
+        key = headers.get("Idempotency-Key")
+        if method == "POST" and path == "/v1/payment_intents":
+
+            def make():
+                intent_id = self.new_id("pi")
+                intent = {"id": intent_id, "object": "payment_intent", "amount": int(data["amount"]),
+                          "amount_received": 0, "currency": data["currency"], "metadata": data.get("metadata", {}),
+                          "status": "requires_payment_method", "client_secret": f"{intent_id}_secret_dbl"}
+                self.intents[intent_id] = intent
+                return intent
+
+            return 200, self.idempotent("intent", key, make)
+        if method == "GET" and len(parts) == 3 and parts[1] == "payment_intents":
+            found = self.intents.get(parts[2])
+            return (200, found) if found else (404, {"error": {"type": "invalid_request_error", "message": "No such intent"}})
+        if method == "POST" and path == "/v1/transfers":
+
+            def make():
+                transfer = {"id": self.new_id("tr"), "object": "transfer", "amount": int(data["amount"]),
+                            "currency": data["currency"], "destination": data["destination"],
+                            "metadata": data.get("metadata", {}), "amount_reversed": 0, "reversed": False}
+                self.transfers[transfer["id"]] = transfer
+                return transfer
+
+            return 200, self.idempotent("transfer", key, make)
+        if method == "GET" and len(parts) == 3 and parts[1] == "transfers":
+            found = self.transfers.get(parts[2])
+            return (200, found) if found else (404, {"error": {"type": "invalid_request_error", "message": "No such transfer"}})
+        return 404, {"error": {"type": "invalid_request_error", "message": f"no route {method} {path}"}}
+
+    # Playing the payer and the bank
+
+    def control(self, method, path, body):
+        data = json.loads(body) if body else {}
+        if path == "/_double/state":
+            return 200, {"orders": self.orders, "payments": self.payments, "payouts": self.payouts,
+                         "intents": self.intents, "transfers": self.transfers, "webhooks_sent": self.webhooks_sent}
+        if path == "/_double/razorpay/pay":
+            order = self.orders[data["order_id"]]
+            payment = {"id": self.new_id("pay"), "entity": "payment", "order_id": order["id"], "amount": order["amount"],
+                       "currency": order["currency"], "status": data.get("status", "captured")}
+            self.payments[payment["id"]] = payment
+            order["status"] = "paid" if payment["status"] == "captured" else order["status"]
+            signature = hmac.new(self.secrets["razorpay_key_secret"].encode(), f"{order['id']}|{payment['id']}".encode(),
+                                 hashlib.sha256).hexdigest()
+            sent = None
+            if data.get("webhook", True) and payment["status"] == "captured":
+                sent = self.send_razorpay("payment.captured", {"payment": {"entity": payment}})
+            return 200, {"payment_id": payment["id"], "signature": signature, "webhook_status": sent}
+        if path == "/_double/razorpay/payout":
+            payout = self.payouts[data["payout_id"]]
+            payout["status"] = data["status"]
+            return 200, {"webhook_status": self.send_razorpay(f"payout.{data['status']}", {"payout": {"entity": payout}})}
+        if path == "/_double/stripe/pay":
+            intent = self.intents[data["payment_intent"]]
+            intent.update(status="succeeded", amount_received=intent["amount"])
+            return 200, {"webhook_status": self.send_stripe("payment_intent.succeeded", intent)}
+        if path == "/_double/stripe/reverse":
+            transfer = self.transfers[data["transfer"]]
+            transfer["amount_reversed"] = int(data["amount"])
+            transfer["reversed"] = transfer["amount_reversed"] >= transfer["amount"]
+            return 200, {"webhook_status": self.send_stripe("transfer.reversed", transfer)}
+        return 404, {"error": f"no control path {path}"}
+
+
+def serve(double: Double, port: int = 0) -> ThreadingHTTPServer:
+    """Serve the double on 127.0.0.1 (port 0: any free one) in a background thread."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
+            status, payload = double.handle(self.command, self.path.split("?", 1)[0], self.headers, body)
+            raw = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args):  # quiet
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--service", default="http://127.0.0.1:8000")
+    parser.add_argument("--failure-rate", type=float, default=0.0)
+    args = parser.parse_args()
+    server = serve(Double(service=args.service, failure_rate=args.failure_rate), args.port)
+    print(f"gateway double on http://127.0.0.1:{server.server_port} (webhooks to {args.service})", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()
