@@ -7,9 +7,14 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 application = get_wsgi_application()
 
-from django.core import checks  # noqa: E402  (after Django is set up)
-from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 
-_errors = [e for e in checks.run_checks(tags=["payments"]) if e.is_serious()]
-if _errors:
-    raise ImproperlyConfigured("; ".join(e.msg for e in _errors))
+def refuse_bad_settings() -> None:
+    from django.core import checks
+    from django.core.exceptions import ImproperlyConfigured
+
+    errors = [e for e in checks.run_checks(tags=["payments"]) if e.is_serious()]
+    if errors:
+        raise ImproperlyConfigured("; ".join(e.msg for e in errors))
+
+
+refuse_bad_settings()

@@ -39,6 +39,11 @@ class Payout(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     # The gateway's answer as received, kept before it is applied (so a crash between the two loses nothing).
     gateway_answer = models.JSONField(null=True, blank=True)
+    # Attempts at asking the gateway to pay, and who is asking now (one asker at a time: the request, a
+    # monthly run or the sync may each take a stuck payout up). A refusal is final only on the first
+    # attempt: after an unanswered one, the gateway may have made the payout anyway.
+    gateway_attempts = models.PositiveSmallIntegerField(default=0)
+    gateway_lease_until = models.DateTimeField(null=True, blank=True)
     # How much of a paid payout came back (credited to the wallet again); all of it: `reversed`.
     reversed_amount = models.DecimalField(**MONEY, default=0)
     failure_reason = models.CharField(max_length=255, blank=True, default="")

@@ -6,9 +6,12 @@ captures the hold to payout clearing, failed releases it back.
 """
 import logging
 from dataclasses import asdict
+from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from experts.models import BankDetail
@@ -111,15 +114,36 @@ def payout_execute(*, payout_id, recovery=NO_RECOVERY) -> Payout:
             with recovery.step(SUBMITTING):
                 Payout.objects.filter(pk=payout.pk, submitted_at__isnull=True).update(submitted_at=timezone.now())
         reply = _ask_gateway(payout)
+        if reply is None:
+            return Payout.objects.get(pk=payout_id)  # another process is asking the gateway right now
         with recovery.step(ANSWERED):
             Payout.objects.filter(pk=payout.pk, gateway_answer__isnull=True).update(gateway_answer=asdict(reply))
     return payout_apply_answer(payout_id=payout_id)
 
 
-def _ask_gateway(payout: Payout) -> GatewayPayout:
+def _ask_gateway(payout: Payout) -> GatewayPayout | None:
     """The gateway's answer to "pay this payout", asked with no transaction open and the payout's id
-    as the idempotency key (asking again gets the same payout, never a second one)."""
+    as the idempotency key; None if another process is asking about this payout right now.
+
+    One asker at a time (a lease on the payout). A repeat first looks the payout up by our id (the
+    provider's idempotency keys do not last forever), and a refusal of a repeat is not final: the
+    first, unanswered attempt may have made the payout, so it stays processing for the sync."""
     no_transaction_open()
+    now = timezone.now()
+    claimed = Payout.objects.filter(pk=payout.pk).filter(
+        Q(gateway_lease_until__isnull=True) | Q(gateway_lease_until__lt=now)
+    ).update(gateway_lease_until=now + timedelta(seconds=settings.IDEMPOTENCY_LEASE_SECONDS),
+             gateway_attempts=F("gateway_attempts") + 1)
+    if not claimed:
+        return None
+    try:
+        attempt = Payout.objects.values_list("gateway_attempts", flat=True).get(pk=payout.pk)
+        return _ask_gateway_once(payout, first=attempt == 1)
+    finally:
+        Payout.objects.filter(pk=payout.pk).update(gateway_lease_until=None)
+
+
+def _ask_gateway_once(payout: Payout, *, first: bool) -> GatewayPayout:
     gateway = gateway_for(payout.payment_method)
     bank = payout.bank_account
     destination = PayoutDestination(
@@ -132,6 +156,10 @@ def _ask_gateway(payout: Payout) -> GatewayPayout:
         stripe_account_id=bank.stripe_account_id,
     )
     try:
+        if not first and hasattr(gateway, "find_payout"):
+            made = gateway.find_payout(str(payout.id))
+            if made is not None:
+                return made
         if hasattr(gateway, "prepare_destination"):
             prepared = gateway.prepare_destination(destination)
             if prepared.razorpay_fund_account_id != bank.razorpay_fund_account_id:
@@ -148,7 +176,10 @@ def _ask_gateway(payout: Payout) -> GatewayPayout:
         logger.warning("payout %s: the gateway did not answer: %s", payout.id, exc)
         return GatewayPayout(status="processing", provider_payout_id=None, failure_reason="")
     except GatewayRefused as exc:
-        return GatewayPayout(status="failed", provider_payout_id=None, failure_reason=str(exc)[:255])
+        if first:
+            return GatewayPayout(status="failed", provider_payout_id=None, failure_reason=str(exc)[:255])
+        logger.error("payout %s: a repeated request was refused (%s); it stays processing", payout.id, exc)
+        return GatewayPayout(status="processing", provider_payout_id=None, failure_reason="")
 
 
 def payout_apply_answer(*, payout_id) -> Payout:
@@ -161,7 +192,8 @@ def payout_apply_status(*, payout_id, answer: GatewayPayout, reversed_amount: De
     """What the gateway says of a payout (its answer, a webhook, a status read back), applied once:
     paid captures the hold, failed releases it (never after paid), reversed credits back what came
     back (`reversed_amount` in all, all of it if not given), anything else leaves it processing with
-    the provider's id. Returns the payout and the outcome: `applied` or `ignored`."""
+    the provider's id. Returns the payout and the outcome: `applied`, `ignored`, or `conflict` (the
+    provider says paid of a payout we closed as failed or cancelled: for finance)."""
     before = Payout.objects.values_list("status", "reversed_amount", flat=False).get(pk=payout_id)
     if answer.status == "paid":
         payout = payout_mark_paid(payout_id=payout_id, provider_payout_id=answer.provider_payout_id)
@@ -177,8 +209,10 @@ def payout_apply_status(*, payout_id, answer: GatewayPayout, reversed_amount: De
         if answer.provider_payout_id:
             Payout.objects.filter(pk=payout_id, provider_payout_id__isnull=True).update(provider_payout_id=answer.provider_payout_id)
         payout = Payout.objects.get(pk=payout_id)
-    changed = (payout.status, payout.reversed_amount) != before
-    return payout, "applied" if changed else "ignored"
+    if (payout.status, payout.reversed_amount) != before:
+        return payout, "applied"
+    contradicted = answer.status in ("paid", "reversed") and payout.status in (Payout.Status.FAILED, Payout.Status.CANCELLED)
+    return payout, "conflict" if contradicted else "ignored"
 
 
 def payout_reverse(*, payout_id, reversed_total: Decimal | None, provider_payout_id: str | None = None) -> Payout:
@@ -296,11 +330,11 @@ def payout_retry(*, payout_id) -> Payout:
 
 
 def _close_unpaid(*, payout: Payout, status: str, reason: str, provider_payout_id: str | None = None) -> Payout:
-    """Within the caller's transaction, on the payout it locked."""
-    if payout.status in (Payout.Status.FAILED, Payout.Status.CANCELLED):
-        return payout
-    if payout.status == Payout.Status.PAID:
-        logger.error("payout %s is paid but was to be closed %s (%s)", payout.id, status, reason)
+    """Within the caller's transaction, on the payout it locked. Only an open payout closes: a paid or
+    reversed one never moves back (logged for finance), a failed or cancelled one stays as it is."""
+    if payout.status not in (Payout.Status.PENDING, Payout.Status.PROCESSING):
+        if payout.status in (Payout.Status.PAID, Payout.Status.REVERSED):
+            logger.error("payout %s is %s but was to be closed %s (%s)", payout.id, payout.status, status, reason)
         return payout
     hold = Hold.objects.select_for_update().get(pk=payout.hold_id)
     if hold.status == Hold.Status.ACTIVE and hold.remaining > 0:
@@ -431,12 +465,10 @@ def payouts_sync(*, older_than) -> list[tuple[Payout, str]]:
                 payout_cancel(payout_id=payout.id, reason="never sent: the request that made it did not finish")
                 outcome = "cancelled"
             elif payout.status == Payout.Status.PENDING:
-                if payout.gateway_answer is None:
-                    reply = _ask_gateway(payout)
-                    Payout.objects.filter(pk=payout.pk, gateway_answer__isnull=True).update(gateway_answer=asdict(reply))
-                outcome = payout_apply_answer(payout_id=payout.id).status
+                outcome = payout_execute(payout_id=payout.id).status
             elif not payout.provider_payout_id:
-                outcome = payout_apply_status(payout_id=payout.id, answer=_ask_gateway(payout))[0].status
+                reply = _ask_gateway(payout)
+                outcome = "busy" if reply is None else payout_apply_status(payout_id=payout.id, answer=reply)[0].status
             elif live():
                 answer = gateway_for(payout.payment_method).fetch_payout(payout.provider_payout_id)
                 outcome = payout_apply_status(payout_id=payout.id, answer=answer)[0].status
@@ -445,5 +477,7 @@ def payouts_sync(*, older_than) -> list[tuple[Payout, str]]:
         except (GatewayUnavailable, GatewayRefused) as exc:
             logger.warning("payout %s: sync failed: %s", payout.id, exc)
             outcome = "unreachable"
+        if outcome == Payout.Status.PROCESSING and payout.created_at < timezone.now() - timedelta(hours=20):
+            logger.error("payout %s has been processing since %s: look at it with the provider", payout.id, payout.created_at)
         done.append((payout, outcome))
     return done

@@ -463,6 +463,7 @@ class GatewayEvent(models.Model):
         IGNORED = "ignored"  # already in that state, or a terminal status that never moves back
         UNKNOWN = "unknown"  # nothing of ours, or an event type we do not handle
         MISMATCH = "mismatch"  # money of another amount or currency than ours: not credited, for finance
+        CONFLICT = "conflict"  # the provider contradicts a closed state (paid after failed, a second payment): for finance
 
     id = models.BigAutoField(primary_key=True)
     provider = models.CharField(max_length=10, choices=Provider.choices)

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from wallets.errors import DomainError
 from wallets.gateways import GatewayPayment
 from wallets.gateways.razorpay_live import payment_of
 from wallets.gateways.stripe_live import intent_payment
 from wallets.models import GatewayEvent, Recharge
 from wallets.services.recharges import recharge_apply_payment
+from wallets.validation import json_document_check
 
 logger = logging.getLogger(__name__)
 Provider = GatewayEvent.Provider
@@ -52,17 +54,35 @@ class Received:
     replayed: bool
 
 
+def _storable(event: dict) -> dict:
+    """The event as the database can keep it (no NUL characters, no NaN); else a note of what it was."""
+    try:
+        return json_document_check(event, field="payload")
+    except DomainError:
+        return {"note": "the event could not be stored as it came", "type": str(event.get("type") or event.get("event"))}
+
+
 def webhook_receive(*, provider: str, event_id: str, event_type: str, event: dict) -> Received:
     """Record the provider's event once and apply it in the same transaction."""
     with transaction.atomic():
         record, created = GatewayEvent.objects.get_or_create(
             provider=provider, event_id=event_id[:128],
-            defaults={"event_type": event_type[:64], "outcome": Outcome.UNKNOWN, "payload": event},
+            defaults={"event_type": event_type[:64], "outcome": Outcome.UNKNOWN, "payload": _storable(event)},
         )
         if not created:
             return Received(record, replayed=True)
         handler = _handlers.get((provider, event_type))
-        handled = handler(event) if handler is not None else Handled(Outcome.UNKNOWN, detail="an event type we do not handle")
+        if handler is None:
+            handled = Handled(Outcome.UNKNOWN, detail="an event type we do not handle")
+        else:
+            try:
+                with transaction.atomic():
+                    handled = handler(event)
+            except (DomainError, ValueError, TypeError, KeyError, AttributeError) as exc:
+                # Signed but not what we understand (an odd amount, a missing field): recorded for finance,
+                # answered 200, so the provider does not send it again forever.
+                logger.exception("%s event %s (%s) could not be applied", provider, event_id, event_type)
+                handled = Handled(Outcome.UNKNOWN, detail=f"could not be applied: {type(exc).__name__}: {exc}")
         record.outcome, record.object_type, record.object_id = handled.outcome, handled.object_type, handled.object_id
         record.detail = handled.detail[:255]
         record.save(update_fields=["outcome", "object_type", "object_id", "detail"])

@@ -342,7 +342,7 @@ def test_payout_events_pay_fail_and_reverse_and_never_move_back(live, http, clie
 
 
 @pytest.mark.parametrize("event", ["payout.failed", "payout.rejected"])
-def test_a_failed_payout_releases_its_hold_and_a_late_processed_changes_nothing(live, http, client, event):
+def test_a_failed_payout_releases_its_hold_and_a_late_processed_is_a_conflict_for_finance(live, http, client, event):
     expert, bank = expert_with_bank(client, 1000)
     razorpayx_mocks(http)
     payout = manual_payout(client, expert, bank, amount=400).json()
@@ -351,7 +351,7 @@ def test_a_failed_payout_releases_its_hold_and_a_late_processed_changes_nothing(
                                                    status_details={"description": "Beneficiary bank offline"}))
     late = razorpay_webhook(client, payout_event("payout.processed", "pout_1", payout["id"]))
 
-    assert [failed.json()["status"], late.json()["status"]] == ["applied", "ignored"]
+    assert [failed.json()["status"], late.json()["status"]] == ["applied", "conflict"]
     body = client.get(f"/v1/payouts/{payout['id']}").json()
     assert (body["status"], body["failureReason"]) == ("failed", "Beneficiary bank offline")
     assert wallet(client, expert)["balance"] == 1000 and wallet(client, expert)["heldBalance"] == 0
@@ -377,13 +377,16 @@ def test_a_payout_whose_create_fails_stays_processing_and_sync_asks_again_with_t
     assert response.status_code == 201 and (body["status"], body["providerPayoutId"]) == ("processing", None)
     assert wallet(client, expert)["heldBalance"] == 400
     Payout.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    http.get(f"{RAZORPAY}/v1/payouts", json={"entity": "collection", "items": []})  # not made the first time
     http.replace("POST", f"{RAZORPAY}/v1/payouts", json={"id": "pout_9", "status": "processed"})
 
     call_command("sync_gateway_status", "--older-than", "15m")
 
     assert client.get(f"/v1/payouts/{body['id']}").json()["status"] == "paid"
-    attempts = [c for c in http.calls if c.request.url.endswith("/v1/payouts")]
+    attempts = [c for c in http.calls if c.request.url.endswith("/v1/payouts") and c.request.method == "POST"]
     assert {c.request.headers["X-Payout-Idempotency"] for c in attempts} == {body["id"]}
+    (lookup,) = [c for c in http.calls if c.request.method == "GET"]
+    assert lookup.request.url == f"{RAZORPAY}/v1/payouts?account_number={KEYS['RAZORPAYX_ACCOUNT_NUMBER']}&reference_id={body['id']}"
     assert wallet(client, expert)["balance"] == 600 and wallet(client, expert)["heldBalance"] == 0
 
 

@@ -144,7 +144,7 @@ def test_a_stripe_payout_is_a_transfer_to_the_connected_account(live, http, clie
     (call,) = http.calls
     assert call.request.headers["Idempotency-Key"] == body["id"]
     assert sent_form(call) == {"amount": "40000", "currency": "inr", "destination": "acct_1Nv0FGQ9RKHgCVdK",
-                               "metadata[payoutId]": body["id"]}
+                               "transfer_group": body["id"], "metadata[payoutId]": body["id"]}
     assert wallet(client, expert)["balance"] == 600
 
 
@@ -182,12 +182,15 @@ def test_a_transfer_that_times_out_stays_processing_until_sync_repeats_it(live, 
     assert (body["status"], body["providerPayoutId"]) == ("processing", None)
     assert wallet(client, expert)["heldBalance"] == 400
     Payout.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    http.get(f"{STRIPE}/v1/transfers", json={"object": "list", "data": [], "has_more": False})
     http.replace("POST", f"{STRIPE}/v1/transfers", json={"id": "tr_7", "object": "transfer", "amount": 40000})
 
     call_command("sync_gateway_status")
 
     assert client.get(f"/v1/payouts/{body['id']}").json()["status"] == "paid"
-    keys = {c.request.headers["Idempotency-Key"] for c in http.calls}
+    keys = {c.request.headers["Idempotency-Key"] for c in http.calls if c.request.method == "POST"}
     assert keys == {body["id"]}
+    lookup = [c for c in http.calls if c.request.method == "GET"]
+    assert len(lookup) == 1 and f"transfer_group={body['id']}" in lookup[0].request.url
     assert wallet(client, expert) == {"balance": 600, "heldBalance": 0, "availableBalance": 600, "currency": "INR",
                                       "status": "active"}

@@ -40,6 +40,15 @@ def _raw_body(request) -> bytes:
     return body
 
 
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _strict_json(body: bytes):
+    """JSON as the standard says it (no NaN or Infinity)."""
+    return json.loads(body, parse_constant=_refuse_constant)
+
+
 def _bad_signature() -> DomainError:
     return DomainError(ErrorCode.INVALID_SIGNATURE, "The webhook's signature is missing or does not match.")
 
@@ -79,7 +88,7 @@ class RazorpayWebhookView(WebhookView):
             raise _bad_signature()
         event_id = request.headers.get("X-Razorpay-Event-Id", "")
         try:
-            event = json.loads(body)
+            event = _strict_json(body)
         except ValueError:
             raise invalid("body", "The event is not JSON.") from None
         if not event_id or not isinstance(event, dict) or not isinstance(event.get("event"), str):
@@ -108,7 +117,10 @@ class StripeWebhookView(WebhookView):
         )
         if not verified:
             raise _bad_signature()
-        event = json.loads(body)  # the SDK parsed it already: it is JSON
+        try:
+            event = _strict_json(body)  # the SDK parsed it already
+        except ValueError:
+            raise invalid("body", "The event is not JSON.") from None
         if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
             raise invalid("id", "A signed event has an id and a type.")
         received = webhook_receive(

@@ -186,8 +186,8 @@ class RechargeView(WebuddyView):
 
 def render_recharge(recharge: Recharge) -> dict:
     body = RechargeOut(recharge).data
-    if not recharge.checkout:
-        body.pop("checkout")
+    if not recharge.checkout or recharge.status != Recharge.Status.PENDING:
+        body.pop("checkout")  # only while there is something to pay
     return body
 
 

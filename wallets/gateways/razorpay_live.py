@@ -38,18 +38,21 @@ def _signature(message: str, secret: str) -> str:
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
+def _same(expected: str, given) -> bool:
+    """A constant-time comparison of hex digests that refuses anything but ASCII text."""
+    return isinstance(given, str) and given.isascii() and hmac.compare_digest(expected.encode(), given.encode())
+
+
 def checkout_signature_valid(*, order_id: str, payment_id: str, signature: str) -> bool:
     """Razorpay Checkout's `razorpay_signature`: HMAC-SHA256 of `order_id|payment_id` with the key secret."""
-    expected = _signature(f"{order_id}|{payment_id}", settings.RAZORPAY_KEY_SECRET)
-    return isinstance(signature, str) and hmac.compare_digest(expected, signature)
+    return _same(_signature(f"{order_id}|{payment_id}", settings.RAZORPAY_KEY_SECRET), signature)
 
 
 def webhook_signature_valid(*, body: bytes, signature: str | None) -> bool:
     """`X-Razorpay-Signature`: HMAC-SHA256 of the raw body with the webhook secret."""
     if not signature:
         return False
-    expected = hmac.new(settings.RAZORPAY_WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature)
+    return _same(hmac.new(settings.RAZORPAY_WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest(), signature)
 
 
 def payout_answer(entity: dict) -> GatewayPayout:
@@ -165,22 +168,26 @@ class RazorpayGateway:
         )
 
     def create_payout(self, *, reference, amount, currency, destination, idempotency_key) -> GatewayPayout:
+        """A RazorpayX payout, keyed by `X-Payout-Idempotency`; GatewayRefused if RazorpayX refuses it."""
         mode = "IMPS" if amount <= settings.PAYOUT_IMPS_LIMIT else "NEFT"
-        try:
-            entity = self._x("POST", "/v1/payouts", json={
-                "account_number": settings.RAZORPAYX_ACCOUNT_NUMBER,
-                "fund_account_id": destination.razorpay_fund_account_id,
-                "amount": minor_units(amount, currency),
-                "currency": currency,
-                "mode": mode,
-                "purpose": "payout",
-                "queue_if_low_balance": True,
-                "reference_id": reference,
-                "narration": "Expert payout",
-            }, headers={"X-Payout-Idempotency": idempotency_key})
-        except GatewayRefused as exc:
-            return GatewayPayout(status="failed", provider_payout_id=None, failure_reason=str(exc)[:255])
+        entity = self._x("POST", "/v1/payouts", json={
+            "account_number": settings.RAZORPAYX_ACCOUNT_NUMBER,
+            "fund_account_id": destination.razorpay_fund_account_id,
+            "amount": minor_units(amount, currency),
+            "currency": currency,
+            "mode": mode,
+            "purpose": "payout",
+            "queue_if_low_balance": True,
+            "reference_id": reference,
+            "narration": "Expert payout",
+        }, headers={"X-Payout-Idempotency": idempotency_key})
         return payout_answer(entity)
+
+    def find_payout(self, reference: str) -> GatewayPayout | None:
+        """The payout made for our reference (our payout id), if RazorpayX has one."""
+        found = self._x("GET", f"/v1/payouts?account_number={settings.RAZORPAYX_ACCOUNT_NUMBER}&reference_id={reference}")
+        items = found.get("items") or []
+        return payout_answer(items[0]) if items else None
 
     def fetch_payout(self, provider_payout_id: str) -> GatewayPayout:
         return payout_answer(self._x("GET", f"/v1/payouts/{provider_payout_id}"))

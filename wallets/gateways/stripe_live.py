@@ -5,9 +5,12 @@ Every call goes to `STRIPE_API_BASE`, gives up after `GATEWAY_TIMEOUT_SECONDS` w
 of the SDK's own (a retry is ours, with the same `Idempotency-Key`), and is made with no database
 transaction open.
 """
+from decimal import Decimal
+
 import stripe
 from django.conf import settings
 
+from wallets.errors import DomainError
 from wallets.gateways import (
     GatewayOrder,
     GatewayPayment,
@@ -28,11 +31,15 @@ def intent_payment(intent: dict) -> GatewayPayment:
     """A PaymentIntent as a payment towards our recharge: what it received, in which currency."""
     currency = str(intent.get("currency", "")).upper()
     error = intent.get("last_payment_error") or {}
+    try:
+        amount = from_minor_units(intent.get("amount_received") or 0, currency)
+    except (DomainError, ValueError, TypeError):  # a currency we do not keep: never ours to credit
+        amount = Decimal(-1)
     return GatewayPayment(
         provider_payment_id=intent["id"],
         provider_order_id=intent["id"],
         status=INTENT_STATUSES.get(intent.get("status"), intent.get("status") or ""),
-        amount=from_minor_units(intent.get("amount_received") or 0, currency),
+        amount=amount,
         currency=currency,
         failure_reason=str(error.get("message") or "")[:255],
     )
@@ -41,12 +48,12 @@ def intent_payment(intent: dict) -> GatewayPayment:
 def verified_event(*, body: bytes, signature: str | None):
     """The event of a webhook whose `Stripe-Signature` verifies (any `v1` of it, within 300 s), else
     None. Verified before anything of the body is read."""
-    if not signature:
+    if not signature or not signature.isascii():
         return None
     try:
         return stripe.Webhook.construct_event(body, signature, settings.STRIPE_WEBHOOK_SECRET, WEBHOOK_TOLERANCE_SECONDS)
-    except (stripe.SignatureVerificationError, ValueError):
-        return None
+    except (stripe.SignatureVerificationError, ValueError, TypeError, AttributeError):
+        return None  # a bad signature, or a signed body that is no Stripe event
 
 
 class StripeGateway:
@@ -87,19 +94,28 @@ class StripeGateway:
         return intent_payment(self._call(self.client.v1.payment_intents.retrieve, intent_id).to_dict())
 
     def create_payout(self, *, reference, amount, currency, destination, idempotency_key) -> GatewayPayout:
-        try:
-            transfer = self._call(
-                self.client.v1.transfers.create,
-                params={
-                    "amount": minor_units(amount, currency), "currency": currency.lower(),
-                    "destination": destination.stripe_account_id, "metadata": {"payoutId": reference},
-                },
-                options={"idempotency_key": idempotency_key},
-            )
-        except GatewayRefused as exc:
-            return GatewayPayout(status="failed", provider_payout_id=None, failure_reason=str(exc)[:255])
+        """A Connect transfer, keyed by `Idempotency-Key` and grouped by our reference (so it can be
+        found again after Stripe forgets the key); GatewayRefused if Stripe refuses it."""
+        transfer = self._call(
+            self.client.v1.transfers.create,
+            params={
+                "amount": minor_units(amount, currency), "currency": currency.lower(),
+                "destination": destination.stripe_account_id, "transfer_group": reference,
+                "metadata": {"payoutId": reference},
+            },
+            options={"idempotency_key": idempotency_key},
+        )
         # A transfer moves the money to the connected account when it is created.
         return GatewayPayout(status="paid", provider_payout_id=transfer.id)
+
+    def find_payout(self, reference: str) -> GatewayPayout | None:
+        """The transfer made for our reference (its transfer group), if Stripe has one."""
+        found = self._call(self.client.v1.transfers.list, params={"transfer_group": reference, "limit": 1}).to_dict()
+        items = found.get("data") or []
+        if not items:
+            return None
+        status = "reversed" if items[0].get("reversed") else "paid"
+        return GatewayPayout(status=status, provider_payout_id=items[0]["id"])
 
     def fetch_payout(self, provider_payout_id: str) -> GatewayPayout:
         transfer = self._call(self.client.v1.transfers.retrieve, provider_payout_id).to_dict()

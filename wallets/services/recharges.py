@@ -1,8 +1,10 @@
 """Recharges: money paid into a wallet through a payment gateway, recorded first, credited once."""
 import logging
 from dataclasses import asdict
+from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from wallets.errors import DomainError, ErrorCode
@@ -14,7 +16,7 @@ from wallets.gateways import (
     gateway_for,
     live,
 )
-from wallets.models import Account, Recharge, Tenant
+from wallets.models import Account, GatewayEvent, Recharge, Tenant
 from wallets.money import parse_amount
 from wallets.recovery import ANSWERED, NO_RECOVERY, RECORDED, no_transaction_open
 from wallets.selectors import recharge_find, webuddy_wallet
@@ -130,14 +132,20 @@ def _payment_matches(recharge: Recharge, payment: GatewayPayment) -> bool:
 def recharge_apply_payment(*, recharge: Recharge, payment: GatewayPayment) -> str:
     """What the provider says of the payment towards a recharge, applied: money received is credited
     once (whatever the recharge's status was), a failure fails a pending recharge. Money of another
-    amount or currency is never credited: `mismatch`, for finance. Returns the outcome: `applied`,
-    `ignored` (nothing to change) or `mismatch`."""
+    amount or currency is never credited: `mismatch`, for finance; a second payment of a recharge
+    already paid is not credited either: `conflict`, for finance. Returns the outcome: `applied`,
+    `ignored` (nothing to change), `mismatch` or `conflict`."""
     if payment.status == "captured":
         if not _payment_matches(recharge, payment):
             logger.error("recharge %s: %s paid %s %s, not %s %s", recharge.id, payment.provider_payment_id,
                          payment.amount, payment.currency, recharge.amount, recharge.currency)
             return "mismatch"
         if recharge.status == Recharge.Status.SUCCEEDED:
+            if recharge.provider_payment_id not in (None, payment.provider_payment_id):
+                # A second payment for an order already paid: not credited twice; finance refunds it.
+                logger.error("recharge %s was paid by %s and again by %s", recharge.id, recharge.provider_payment_id,
+                             payment.provider_payment_id)
+                return "conflict"
             return "ignored"
         recharge_confirm(recharge_id=recharge.id, provider_payment_id=payment.provider_payment_id)
         return "applied"
@@ -171,35 +179,53 @@ def recharge_verify_razorpay(*, tenant: Tenant, recharge_id, order_id, payment_i
         raise forged
     if not checkout_signature_valid(order_id=recharge.provider_order_id, payment_id=payment_id, signature=signature):
         raise forged
-    if recharge.status == Recharge.Status.SUCCEEDED and recharge.provider_payment_id == payment_id:
-        return recharge
+    if recharge.status == Recharge.Status.SUCCEEDED:
+        if recharge.provider_payment_id == payment_id:
+            return recharge
+        raise DomainError(ErrorCode.PAYMENT_NOT_CAPTURED, "This recharge was already paid by another payment.")
     no_transaction_open()
     gateway = gateway_for(Recharge.Method.RAZORPAY)
+    mismatch = DomainError(ErrorCode.PAYMENT_MISMATCH, "The payment is not for this recharge's order, amount and currency.")
     try:
         payment = gateway.fetch_payment(payment_id)
         if payment.provider_order_id != recharge.provider_order_id or not _payment_matches(recharge, payment):
-            raise DomainError(ErrorCode.PAYMENT_MISMATCH, "The payment is not for this recharge's order, amount and currency.")
+            raise mismatch
         if payment.status == "authorized":
-            payment = gateway.capture_payment(payment)
-    except (GatewayUnavailable, GatewayRefused) as exc:
+            try:
+                payment = gateway.capture_payment(payment)
+            except GatewayRefused:  # captured meanwhile (the webhook, the sync): read it again
+                payment = gateway.fetch_payment(payment_id)
+    except GatewayRefused as exc:
+        logger.warning("recharge %s: Razorpay refused to give payment %s: %s", recharge.id, payment_id, exc)
+        raise mismatch from None
+    except GatewayUnavailable as exc:
         logger.warning("recharge %s: verifying payment %s failed: %s", recharge.id, payment_id, exc)
         raise DomainError(ErrorCode.GATEWAY_UNAVAILABLE, "The payment provider could not be reached; try again.") from None
     if payment.status != "captured":
         raise DomainError(ErrorCode.PAYMENT_NOT_CAPTURED, f"The payment is {payment.status or 'not captured'}, not captured.")
-    if recharge_apply_payment(recharge=recharge, payment=payment) == "mismatch":
-        raise DomainError(ErrorCode.PAYMENT_MISMATCH, "The payment is not for this recharge's order, amount and currency.")
+    outcome = recharge_apply_payment(recharge=Recharge.objects.get(pk=recharge.pk), payment=payment)
+    if outcome == "mismatch":
+        raise mismatch
+    if outcome == "conflict":
+        raise DomainError(ErrorCode.PAYMENT_NOT_CAPTURED, "This recharge was already paid by another payment.")
     return Recharge.objects.select_related("account").get(pk=recharge.pk)
 
 
 def recharges_sync(*, older_than) -> list[tuple[Recharge, str]]:
     """Recharges left pending longer than `older_than`, settled by asking their gateway (as a webhook
     would have): paid -> credited, failed -> failed. One whose order never existed (the payer never got
-    a checkout) is failed. Each on its own, with no transaction open around the calls."""
-    cutoff = timezone.now() - older_than
+    a checkout) is failed. A recharge failed in the last week is asked too: a second attempt of the
+    payer may have paid it since (its webhook lost). Each on its own, with no transaction open."""
+    now = timezone.now()
+    cutoff = now - older_than
     done = []
-    stale = Recharge.objects.filter(status=Recharge.Status.PENDING, created_at__lt=cutoff).order_by("created_at")
+    stale = Recharge.objects.filter(
+        Q(status=Recharge.Status.PENDING)
+        | Q(status=Recharge.Status.FAILED, provider_order_id__isnull=False, created_at__gte=now - timedelta(days=7)),
+        created_at__lt=cutoff,
+    ).order_by("created_at")
     for recharge in stale.select_related("account").iterator():
-        outcome = "pending"
+        outcome = recharge.status
         try:
             if not recharge.provider_order_id:
                 recharge_fail(recharge_id=recharge.id, reason="no order was made with the payment provider")
@@ -217,13 +243,28 @@ def _sync_one(recharge: Recharge) -> str:
     gateway = gateway_for(recharge.payment_method)
     if recharge.payment_method == Recharge.Method.RAZORPAY:
         payments = gateway.order_payments(recharge.provider_order_id)
+        outcome = recharge.status
         for payment in payments:
-            if payment.status == "authorized" and _payment_matches(recharge, payment):
+            if payment.status == "authorized" and _payment_matches(recharge, payment) and outcome != "applied":
                 payment = gateway.capture_payment(payment)
             if payment.status == "captured":
-                return recharge_apply_payment(recharge=recharge, payment=payment)
-        return "pending"
+                result = _settled(recharge, payment)
+                outcome = "applied" if result == "applied" or outcome == "applied" else result
+        return outcome
     payment = gateway.retrieve_intent(recharge.provider_order_id)
     if payment.status in ("captured", "failed"):
-        return recharge_apply_payment(recharge=recharge, payment=payment)
-    return "pending"
+        return _settled(recharge, payment)
+    return recharge.status
+
+
+def _settled(recharge: Recharge, payment: GatewayPayment) -> str:
+    """A payment the sync found, applied; one finance must look at is recorded like a webhook event."""
+    outcome = recharge_apply_payment(recharge=Recharge.objects.get(pk=recharge.pk), payment=payment)
+    if outcome in ("mismatch", "conflict"):
+        GatewayEvent.objects.get_or_create(
+            provider=recharge.payment_method.lower(), event_id=f"sync:{payment.provider_payment_id}",
+            defaults={"event_type": "sync.payment", "outcome": outcome, "object_type": "recharge",
+                      "object_id": str(recharge.id),
+                      "detail": f"{payment.provider_payment_id}: {payment.amount} {payment.currency} {payment.status}"},
+        )
+    return outcome
