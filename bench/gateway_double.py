@@ -99,9 +99,10 @@ class Double:
 
     # The providers' API
 
-    def handle(self, method: str, path: str, headers, body: str):
+    def handle(self, method: str, path: str, headers, body: str, query: dict | None = None):
         """(status, json) of one call of the service."""
         self.calls.append((method, path))
+        query = query or {}
         if path.startswith("/_double/"):
             return self.control(method, path, body)
         if self.failure_rate and self.random.random() < self.failure_rate:
@@ -110,11 +111,11 @@ class Double:
         if auth.startswith("Bearer "):
             if auth[7:] != self.secrets["stripe_secret_key"]:
                 return 401, {"error": {"message": "Invalid API Key provided"}}
-            return self.stripe(method, path, headers, _form(body))
+            return self.stripe(method, path, headers, _form(body), query)
         expected = base64.b64encode(f"{self.secrets['razorpay_key_id']}:{self.secrets['razorpay_key_secret']}".encode())
         if auth != f"Basic {expected.decode()}":
             return 401, {"error": {"code": "BAD_REQUEST_ERROR", "description": "Authentication failed"}}
-        return self.razorpay(method, path, headers, json.loads(body) if body else {})
+        return self.razorpay(method, path, headers, json.loads(body) if body else {}, query)
 
     def idempotent(self, kind: str, key: str | None, make):
         with self.lock:
@@ -125,7 +126,7 @@ class Double:
                 self.by_key[(kind, key)] = made
             return made
 
-    def razorpay(self, method, path, headers, data):
+    def razorpay(self, method, path, headers, data, query):
         parts = path.strip("/").split("/")
         if method == "POST" and path == "/v1/orders":
             order = {"id": self.new_id("order"), "entity": "order", "amount": data["amount"], "currency": data["currency"],
@@ -159,12 +160,15 @@ class Double:
                 return payout
 
             return 200, self.idempotent("payout", headers.get("X-Payout-Idempotency"), make)
+        if method == "GET" and path == "/v1/payouts":
+            reference = query.get("reference_id")
+            return 200, {"entity": "collection", "items": [p for p in self.payouts.values() if p.get("reference_id") == reference]}
         if method == "GET" and len(parts) == 3 and parts[1] == "payouts":
             found = self.payouts.get(parts[2])
             return (200, found) if found else (404, {"error": {"code": "BAD_REQUEST_ERROR", "description": "no such payout"}})
         return 404, {"error": {"code": "BAD_REQUEST_ERROR", "description": f"no route {method} {path}"}}
 
-    def stripe(self, method, path, headers, data):
+    def stripe(self, method, path, headers, data, query):
         parts = path.strip("/").split("/")
         key = headers.get("Idempotency-Key")
         if method == "POST" and path == "/v1/payment_intents":
@@ -186,11 +190,16 @@ class Double:
             def make():
                 transfer = {"id": self.new_id("tr"), "object": "transfer", "amount": int(data["amount"]),
                             "currency": data["currency"], "destination": data["destination"],
+                            "transfer_group": data.get("transfer_group"),
                             "metadata": data.get("metadata", {}), "amount_reversed": 0, "reversed": False}
                 self.transfers[transfer["id"]] = transfer
                 return transfer
 
             return 200, self.idempotent("transfer", key, make)
+        if method == "GET" and path == "/v1/transfers":
+            group = query.get("transfer_group")
+            return 200, {"object": "list", "has_more": False,
+                         "data": [t for t in self.transfers.values() if t.get("transfer_group") == group]}
         if method == "GET" and len(parts) == 3 and parts[1] == "transfers":
             found = self.transfers.get(parts[2])
             return (200, found) if found else (404, {"error": {"type": "invalid_request_error", "message": "No such transfer"}})
@@ -238,7 +247,8 @@ def serve(double: Double, port: int = 0) -> ThreadingHTTPServer:
         def _answer(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
-            status, payload = double.handle(self.command, self.path.split("?", 1)[0], self.headers, body)
+            path, _, query = self.path.partition("?")
+            status, payload = double.handle(self.command, path, self.headers, body, dict(parse_qsl(query)))
             raw = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
