@@ -118,6 +118,13 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Background jobs: procrastinate on PostgreSQL (`python manage.py procrastinate worker`); on the SQLite
+# quick start they run in this process after commit (wallets.jobs).
+JOBS_ON_POSTGRESQL = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if JOBS_ON_POSTGRESQL:
+    INSTALLED_APPS.append("procrastinate.contrib.django")
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers take the database lock when the transaction begins, so the quick start never sees
     # "database is locked" upgrades mid-transaction; WAL lets readers run beside the writer.
@@ -202,6 +209,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # The job engine says at every start which tasks it found: only its warnings are worth a line.
+    "loggers": {"procrastinate": {"level": os.environ.get("JOBS_LOG_LEVEL", "WARNING")}},
 }
 
 # Ledger and money settings.
@@ -219,6 +228,29 @@ IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24)
 # Outside calls (payment gateways) give up after this many seconds.
 GATEWAY_TIMEOUT_SECONDS = env_int("GATEWAY_TIMEOUT_SECONDS", 10)
 IDEMPOTENCY_LEASE_SECONDS = env_int("IDEMPOTENCY_LEASE_SECONDS", max(60, 3 * GATEWAY_TIMEOUT_SECONDS))
+# Events for client backends: how long they are kept for the catch-up API, and their deliveries.
+EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 30)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30)
+WEBHOOK_RETRY_HOURS = env_int("WEBHOOK_RETRY_HOURS", 72)
+# Receivers must be https on public addresses, unless these say otherwise (the quick start and tests).
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", False)
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+# Monthly payouts are run for the month before on this day of the month (0: not scheduled).
+MONTHLY_PAYOUT_DAY = env_int("MONTHLY_PAYOUT_DAY", 1)
+if not 0 <= MONTHLY_PAYOUT_DAY <= 28:
+    raise ImproperlyConfigured("MONTHLY_PAYOUT_DAY must be 1 to 28 (a day every month has), or 0 for never.")
+# The periodic jobs: gateway sync looks at what is stuck this long; sessions open this long are cancelled.
+GATEWAY_SYNC_AFTER_MINUTES = env_int("GATEWAY_SYNC_AFTER_MINUTES", 15)
+SESSION_EXPIRE_HOURS = env_int("SESSION_EXPIRE_HOURS", 6)
+# Workers say they are alive this often; a job of one silent for JOBS_STALLED_SECONDS runs again elsewhere.
+JOBS_HEARTBEAT_SECONDS = env_int("JOBS_HEARTBEAT_SECONDS", 10)
+JOBS_STALLED_SECONDS = env_int("JOBS_STALLED_SECONDS", 30)
+PROCRASTINATE_WORKER_DEFAULTS = {
+    "update_heartbeat_interval": JOBS_HEARTBEAT_SECONDS,
+    "stalled_worker_timeout": JOBS_STALLED_SECONDS,
+}
+
 # The largest request body the API reads (413 `payload_too_large` beyond); bodies nest at most 32 deep.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 256 * 1024)
 # "simulated" (no keys, no network) or "live" (Razorpay and Stripe; the six keys below are required:

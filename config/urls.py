@@ -7,6 +7,7 @@ from experts.api import webuddy as experts_webuddy
 from kyc.api import tmr as kyc_tmr
 from payouts.api import webuddy as payouts_webuddy
 from sessions_app.api import webuddy as sessions_webuddy
+from wallets.api import events as wallets_events
 from wallets.api import tmr as wallets_tmr
 from wallets.api import webhooks as wallets_webhooks
 from wallets.api import webuddy as wallets_webuddy
@@ -19,6 +20,8 @@ webuddy = [
     path("wallet/recharge/verify", wallets_webuddy.RechargeVerifyView.as_view()),
     path("wallet/recharge/<str:recharge_id>", wallets_webuddy.RechargeDetailView.as_view()),
     path("wallet/history", wallets_webuddy.HistoryView.as_view()),
+    path("wallet/monitors", wallets_events.MonitorsView.as_view()),
+    path("wallet/monitors/<str:monitor_id>", wallets_events.MonitorDetailView.as_view()),
     path("sessions/start", sessions_webuddy.SessionStartView.as_view()),
     path("sessions/adjust", sessions_webuddy.SessionAdjustView.as_view()),
     path("sessions/end", sessions_webuddy.SessionEndView.as_view()),
@@ -30,6 +33,9 @@ webuddy = [
     path("experts/<str:expert_id>/bank-details", experts_webuddy.ExpertBankDetailsView.as_view()),
     path("webhooks/razorpay", wallets_webhooks.RazorpayWebhookView.as_view()),
     path("webhooks/stripe", wallets_webhooks.StripeWebhookView.as_view()),
+    path("webhook-endpoints", wallets_events.WebuddyEndpointsView.as_view()),
+    path("webhook-endpoints/<str:endpoint_id>", wallets_events.WebuddyEndpointDetailView.as_view()),
+    path("events", wallets_events.WebuddyEventsView.as_view()),
 ]
 
 tmr = [
@@ -44,6 +50,9 @@ tmr = [
     path("wallet/escrow/freeze", wallets_tmr.FreezeView.as_view()),
     path("wallet/escrow/release", wallets_tmr.ReleaseView.as_view()),
     path("wallet/escrow/cancel", wallets_tmr.CancelView.as_view()),
+    path("wallet/webhook-endpoints", wallets_events.TmrEndpointsView.as_view()),
+    path("wallet/webhook-endpoints/<str:endpoint_id>", wallets_events.TmrEndpointDetailView.as_view()),
+    path("wallet/events", wallets_events.TmrEventsView.as_view()),
 ]
 
 urlpatterns = [

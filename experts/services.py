@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from experts.models import BankDetail, ExpertProfile
 from wallets.crypto import encrypt, keyed_hash
 from wallets.errors import DomainError, ErrorCode
+from wallets.events import event_emit
 from wallets.models import User
 from wallets.validation import invalid
 
@@ -42,7 +43,7 @@ def bank_detail_add(
             User.objects.select_for_update().filter(pk=expert.pk).first()
             if BankDetail.objects.filter(expert=expert, account_number_hash=digest).exists():
                 raise DomainError(ErrorCode.BANK_ACCOUNT_EXISTS, "This bank account is already registered for the expert.")
-            return BankDetail.objects.create(
+            bank = BankDetail.objects.create(
                 expert=expert,
                 bank_name=bank_name,
                 account_number_encrypted=encrypt(account_number),
@@ -54,6 +55,8 @@ def bank_detail_add(
                 stripe_account_id=stripe_account_id,
                 is_primary=not BankDetail.objects.filter(expert=expert).exists(),
             )
+            event_emit(tenant=expert.tenant, type="bank_detail.added", obj=bank)
+            return bank
     except IntegrityError:
         raise DomainError(ErrorCode.BANK_ACCOUNT_EXISTS, "This bank account is already registered for the expert.") from None
 

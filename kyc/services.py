@@ -5,6 +5,7 @@ from django.utils import timezone
 from kyc.models import KycSubmission
 from wallets.crypto import encrypt
 from wallets.errors import DomainError, ErrorCode
+from wallets.events import event_emit
 from wallets.models import User
 from wallets.validation import invalid
 
@@ -36,20 +37,22 @@ def kyc_submit(*, user: User, full_name: str, id_type: str, id_number: str) -> K
             User.objects.select_for_update().filter(pk=user.pk).first()
             if KycSubmission.objects.filter(user=user).exclude(status=KycSubmission.Status.REJECTED).exists():
                 raise _already()
-            return KycSubmission.objects.create(
+            submission = KycSubmission.objects.create(
                 user=user,
                 full_name=full_name.strip(),
                 id_type=id_type,
                 id_number_encrypted=encrypt(id_number),
                 id_number_masked=id_number_mask(id_number),
             )
+            event_emit(tenant=user.tenant, type="kyc.submitted", kind="kyc", obj=submission)
+            return submission
     except IntegrityError:
         raise _already() from None
 
 
 def _review(submission_id, *, status: str, staff: User | None, reason: str = "") -> KycSubmission:
     with transaction.atomic():
-        submission = KycSubmission.objects.select_for_update().get(pk=submission_id)
+        submission = KycSubmission.objects.select_for_update(of=("self",)).select_related("user__tenant").get(pk=submission_id)
         if submission.status != KycSubmission.Status.PENDING:
             raise DomainError(ErrorCode.KYC_NOT_PENDING, f"This submission is already {submission.status}.")
         now = timezone.now()
@@ -59,6 +62,7 @@ def _review(submission_id, *, status: str, staff: User | None, reason: str = "")
         submission.verified_at = now if status == KycSubmission.Status.VERIFIED else None
         submission.rejection_reason = reason
         submission.save(update_fields=["status", "reviewed_by", "reviewed_at", "verified_at", "rejection_reason"])
+        event_emit(tenant=submission.user.tenant, type=f"kyc.{status}", kind="kyc", obj=submission)
     return submission
 
 

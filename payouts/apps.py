@@ -7,3 +7,4 @@ class PayoutsConfig(AppConfig):
 
     def ready(self):
         from payouts import webhooks  # noqa: F401  (registers the payout events' handlers)
+        from payouts.api import webuddy  # noqa: F401  (registers how events render a payout)

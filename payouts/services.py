@@ -26,6 +26,7 @@ from payouts.selectors import (
 from wallets import ledger, selectors
 from wallets.crypto import decrypt
 from wallets.errors import DomainError, ErrorCode
+from wallets.events import event_emit
 from wallets.gateways import (
     METHODS,
     GatewayPayout,
@@ -203,12 +204,7 @@ def payout_apply_status(*, payout_id, answer: GatewayPayout, reversed_amount: De
     elif answer.status == "reversed":
         payout = payout_reverse(payout_id=payout_id, reversed_total=reversed_amount, provider_payout_id=answer.provider_payout_id)
     else:
-        Payout.objects.filter(pk=payout_id, status__in=[Payout.Status.PENDING, Payout.Status.PROCESSING]).update(
-            status=Payout.Status.PROCESSING, updated_at=timezone.now(),
-        )
-        if answer.provider_payout_id:
-            Payout.objects.filter(pk=payout_id, provider_payout_id__isnull=True).update(provider_payout_id=answer.provider_payout_id)
-        payout = Payout.objects.get(pk=payout_id)
+        payout = payout_mark_processing(payout_id=payout_id, provider_payout_id=answer.provider_payout_id)
     if (payout.status, payout.reversed_amount) != before:
         return payout, "applied"
     contradicted = answer.status in ("paid", "reversed") and payout.status in (Payout.Status.FAILED, Payout.Status.CANCELLED)
@@ -248,6 +244,7 @@ def payout_reverse(*, payout_id, reversed_total: Decimal | None, provider_payout
         if total == payout.amount:
             payout.status = Payout.Status.REVERSED
         payout.save(update_fields=["reversed_amount", "status", "updated_at"])
+        _emit(payout, "payout.reversed")
     return payout
 
 
@@ -255,6 +252,29 @@ def _lock_payout(payout_id) -> Payout:
     payout = Payout.objects.select_for_update(of=("self",)).filter(pk=payout_id).first()
     if payout is None:
         raise DomainError(ErrorCode.PAYOUT_NOT_FOUND, "No such payout.")
+    return payout
+
+
+def _emit(payout: Payout, type: str) -> None:
+    event_emit(tenant=payout.wallet.tenant, type=type, obj=payout)
+
+
+def payout_mark_processing(*, payout_id, provider_payout_id: str | None) -> Payout:
+    """The gateway took the payout and has not paid it yet: a pending payout becomes processing
+    (`payout.processing`); the provider's id is kept when first known."""
+    with transaction.atomic():
+        payout = _lock_payout(payout_id)
+        changed = []
+        if payout.status == Payout.Status.PENDING:
+            payout.status = Payout.Status.PROCESSING
+            changed.append("status")
+        if provider_payout_id and not payout.provider_payout_id:
+            payout.provider_payout_id = provider_payout_id
+            changed.append("provider_payout_id")
+        if changed:
+            payout.save(update_fields=[*changed, "updated_at"])
+        if "status" in changed:
+            _emit(payout, "payout.processing")
     return payout
 
 
@@ -275,9 +295,13 @@ def payout_mark_paid(*, payout_id, provider_payout_id: str | None) -> Payout:
             debit_type=Entry.Type.WITHDRAWAL,
             description=f"Payout to bank: {payout.id}",
         )
+        if payout.status == Payout.Status.PENDING:  # paid at once: it was processing on the way
+            payout.status = Payout.Status.PROCESSING
+            _emit(payout, "payout.processing")
         payout.status = Payout.Status.PAID
         payout.provider_payout_id = provider_payout_id
         payout.save(update_fields=["status", "provider_payout_id", "updated_at"])
+        _emit(payout, "payout.paid")
     return payout
 
 
@@ -344,6 +368,8 @@ def _close_unpaid(*, payout: Payout, status: str, reason: str, provider_payout_i
     if provider_payout_id:
         payout.provider_payout_id = provider_payout_id
     payout.save(update_fields=["status", "failure_reason", "provider_payout_id", "updated_at"])
+    if status == Payout.Status.FAILED:
+        _emit(payout, "payout.failed")
     return payout
 
 
@@ -392,58 +418,70 @@ def payout_request_monthly(
 
 def monthly_run(*, month: str, threshold=None, dry_run: bool = False, tenant: Tenant | None = None) -> list[dict]:
     """Monthly payouts for every expert with a primary bank account, in every tenant of the WeBuddy
-    dialect (or in `tenant`), each expert on their own: one row per expert with what was (or, dry,
-    would be) paid, or why not. Safe to re-run: an expert paid for the month is `already_paid`, a
-    payout an earlier run left unfinished is taken up again (same payout, same gateway key), and one
-    expert's failure (a gateway error) is reported on their row without stopping the others."""
+    dialect (or in `tenant`), each expert on their own (`monthly_pay_expert`, also the job each
+    expert gets when the month's payouts are fanned out to workers): one row per expert with what
+    was (or, dry, would be) paid, or why not."""
     ended_month_end(month)
-    tenants = Tenant.objects.filter(dialect=Tenant.Dialect.WEBUDDY) if tenant is None else Tenant.objects.filter(pk=tenant.pk)
     rows = []
+    for each, expert_ids in monthly_experts(tenant=tenant):
+        limit = None if threshold is None else parse_amount(threshold, each.default_currency, field="threshold", allow_zero=True)
+        for expert_id in expert_ids:
+            rows.append(monthly_pay_expert(tenant=each, expert_id=expert_id, month=month, threshold=limit, dry_run=dry_run))
+    return rows
+
+
+def monthly_experts(*, tenant: Tenant | None = None):
+    """(tenant, ids of its experts with a primary bank account) for each WeBuddy-dialect tenant (or `tenant`)."""
+    tenants = Tenant.objects.filter(dialect=Tenant.Dialect.WEBUDDY) if tenant is None else Tenant.objects.filter(pk=tenant.pk)
     for each in tenants.order_by("code"):
-        currency = each.default_currency
-        limit = None if threshold is None else parse_amount(threshold, currency, field="threshold", allow_zero=True)
-        expert_ids = (
+        yield each, list(
             BankDetail.objects.filter(is_primary=True, expert__tenant=each)
             .order_by("expert_id").values_list("expert_id", flat=True).distinct()
         )
-        for expert_id in expert_ids:
-            row = {"tenant": each.code, "currency": currency, "expert": str(expert_id), "amount": None, "result": "",
-                   "payout": None}
-            try:
-                unfinished = Payout.objects.filter(
-                    expert_id=expert_id, kind=Payout.Kind.MONTHLY, month=month, status=Payout.Status.PENDING
-                ).first()
-                if dry_run:
-                    quote = monthly_payout_quote(tenant=each, expert_id=expert_id, month=month, threshold=limit)
-                    row["amount"] = quote.amount
-                    if unfinished is not None:
-                        row.update(amount=unfinished.amount, result="would_resume", payout=str(unfinished.id))
-                    elif monthly_payout_exists(expert_id=expert_id, month=month):
-                        row["result"] = "already_paid"
-                    else:
-                        row["result"] = "would_pay" if quote.payable else "below_threshold"
-                elif unfinished is not None:
-                    resumed = payout_execute(payout_id=unfinished.id)
-                    row.update(amount=resumed.amount, result=resumed.status, payout=str(resumed.id))
-                else:
-                    result = payout_request_monthly(tenant=each, expert_id=expert_id, month=month, threshold=limit)
-                    if isinstance(result, MonthlyQuote):
-                        row.update(amount=result.amount, result="below_threshold")
-                    else:
-                        row.update(amount=result.amount, result=result.status, payout=str(result.id))
-            except DomainError as exc:
-                if exc.code == ErrorCode.MONTH_NOT_ENDED:
-                    raise
-                row["result"] = "already_paid" if exc.code == ErrorCode.PAYOUT_ALREADY_EXISTS else exc.code.value
-            except Exception:  # noqa: BLE001 - one expert's gateway trouble must not stop the run
-                logger.exception("monthly payout of expert %s for %s", expert_id, month)
-                row["result"] = "error"
-                if row["payout"] is None:
-                    started = Payout.objects.filter(expert_id=expert_id, kind=Payout.Kind.MONTHLY, month=month,
-                                                    status=Payout.Status.PENDING).first()
-                    row["payout"] = None if started is None else str(started.id)
-            rows.append(row)
-    return rows
+
+
+def monthly_pay_expert(*, tenant: Tenant, expert_id, month: str, threshold=None, dry_run: bool = False) -> dict:
+    """One expert's monthly payout, and a row saying what was (or, dry, would be) paid, or why not.
+    Safe to run again, at once or concurrently: an expert paid for the month is `already_paid` (one
+    monthly payout per expert and month is a database rule), a payout an earlier run left
+    unfinished is taken up again (same payout, same gateway key), and a failure (a gateway error)
+    is reported on the row, not raised."""
+    row = {"tenant": tenant.code, "currency": tenant.default_currency, "expert": str(expert_id), "amount": None,
+           "result": "", "payout": None}
+    try:
+        unfinished = Payout.objects.filter(
+            expert_id=expert_id, kind=Payout.Kind.MONTHLY, month=month, status=Payout.Status.PENDING
+        ).first()
+        if dry_run:
+            quote = monthly_payout_quote(tenant=tenant, expert_id=expert_id, month=month, threshold=threshold)
+            row["amount"] = quote.amount
+            if unfinished is not None:
+                row.update(amount=unfinished.amount, result="would_resume", payout=str(unfinished.id))
+            elif monthly_payout_exists(expert_id=expert_id, month=month):
+                row["result"] = "already_paid"
+            else:
+                row["result"] = "would_pay" if quote.payable else "below_threshold"
+        elif unfinished is not None:
+            resumed = payout_execute(payout_id=unfinished.id)
+            row.update(amount=resumed.amount, result=resumed.status, payout=str(resumed.id))
+        else:
+            result = payout_request_monthly(tenant=tenant, expert_id=expert_id, month=month, threshold=threshold)
+            if isinstance(result, MonthlyQuote):
+                row.update(amount=result.amount, result="below_threshold")
+            else:
+                row.update(amount=result.amount, result=result.status, payout=str(result.id))
+    except DomainError as exc:
+        if exc.code == ErrorCode.MONTH_NOT_ENDED:
+            raise
+        row["result"] = "already_paid" if exc.code == ErrorCode.PAYOUT_ALREADY_EXISTS else exc.code.value
+    except Exception:  # noqa: BLE001 - one expert's gateway trouble must not stop the run
+        logger.exception("monthly payout of expert %s for %s", expert_id, month)
+        row["result"] = "error"
+        if row["payout"] is None:
+            started = Payout.objects.filter(expert_id=expert_id, kind=Payout.Kind.MONTHLY, month=month,
+                                            status=Payout.Status.PENDING).first()
+            row["payout"] = None if started is None else str(started.id)
+    return row
 
 
 def payouts_sync(*, older_than) -> list[tuple[Payout, str]]:

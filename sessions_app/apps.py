@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class SessionsAppConfig(AppConfig):
     name = "sessions_app"
     verbose_name = "Consultation sessions"
+
+    def ready(self):
+        from sessions_app.api import webuddy  # noqa: F401  (registers how events render a session)

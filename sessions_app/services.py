@@ -13,6 +13,7 @@ from experts.services import expert_fee_percent
 from sessions_app.models import ConsultationSession
 from wallets import selectors
 from wallets.errors import DomainError, ErrorCode
+from wallets.events import event_emit
 from wallets.models import Account, Entry, Hold, Tenant, User
 from wallets.money import parse_amount
 from wallets.services import accounts, holds
@@ -65,7 +66,7 @@ def session_start(*, tenant: Tenant, user_id, expert_id, session_fee) -> Consult
             reference_id=str(session_id),
             description=f"Session hold: {session_id}",
         )
-        return ConsultationSession.objects.create(
+        session = ConsultationSession.objects.create(
             id=session_id,
             user_id=wallet.user_id,
             expert=expert,
@@ -75,6 +76,8 @@ def session_start(*, tenant: Tenant, user_id, expert_id, session_fee) -> Consult
             current_fee=fee,
             hold=hold,
         )
+        event_emit(tenant=tenant, type="session.started", obj=session)
+        return session
 
 
 def session_adjust(*, tenant: Tenant, session_id, adjusted_fee, defer_fee: bool) -> ConsultationSession:
@@ -135,6 +138,7 @@ def session_end(*, tenant: Tenant, session_id, expert_id, actual_fee) -> Consult
         session.settlement_id = posted.transaction_id
         session.ended_at = timezone.now()
         session.save()
+        event_emit(tenant=tenant, type="session.settled", obj=session)
     return session
 
 
@@ -149,6 +153,7 @@ def session_cancel(*, session_id, reason: str = "cancelled") -> ConsultationSess
         session.status = ConsultationSession.Status.CANCELLED
         session.ended_at = timezone.now()
         session.save(update_fields=["status", "ended_at", "updated_at"])
+        event_emit(tenant=session.hold.account.tenant, type="session.cancelled", obj=session)
     return session
 
 

@@ -30,4 +30,8 @@ class WalletsConfig(AppConfig):
         # After every migrate and flush, so the tenants and their system accounts' stable ids resolve.
         post_migrate.connect(_ensure_tenants_and_system_accounts, sender=self)
         from wallets import checks  # noqa: F401  (registers the payments settings check)
-        from wallets.api import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from wallets.api import (  # noqa: F401  (register how events render their objects)
+            schema,  # noqa: F401  (registers the OpenAPI auth extension)
+            tmr,
+            webuddy,
+        )

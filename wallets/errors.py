@@ -54,6 +54,9 @@ class ErrorCode(str, Enum):
     PAYMENT_NOT_CAPTURED = "payment_not_captured"
     GATEWAY_UNAVAILABLE = "gateway_unavailable"
     STRIPE_ACCOUNT_REQUIRED = "stripe_account_required"
+    EVENT_NOT_FOUND = "event_not_found"
+    WEBHOOK_ENDPOINT_NOT_FOUND = "webhook_endpoint_not_found"
+    MONITOR_NOT_FOUND = "monitor_not_found"
     USERNAME_TAKEN = "username_taken"
     KYC_ALREADY_SUBMITTED = "kyc_already_submitted"
     KYC_NOT_FOUND = "kyc_not_found"
@@ -112,6 +115,9 @@ DEFAULT_STATUS: dict[ErrorCode, int] = {
     ErrorCode.PAYMENT_NOT_CAPTURED: 409,
     ErrorCode.GATEWAY_UNAVAILABLE: 502,
     ErrorCode.STRIPE_ACCOUNT_REQUIRED: 400,
+    ErrorCode.EVENT_NOT_FOUND: 404,
+    ErrorCode.WEBHOOK_ENDPOINT_NOT_FOUND: 404,
+    ErrorCode.MONITOR_NOT_FOUND: 404,
     ErrorCode.USERNAME_TAKEN: 409,
     ErrorCode.KYC_ALREADY_SUBMITTED: 409,
     ErrorCode.KYC_NOT_FOUND: 404,

@@ -100,6 +100,7 @@ class Posted:
     transaction_id: uuid.UUID
     created_at: datetime
     balances: dict[uuid.UUID, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    monitored: frozenset = frozenset()  # wallets a low-balance monitor watches
 
     def balance(self, account_id: uuid.UUID) -> Decimal:
         return self.balances[account_id][0]
@@ -173,9 +174,12 @@ def post(
         "metadata": metadata or {},
         "created_by": created_by,
     }
-    if _engine() == "function":
-        return _post_function(header, legs)
-    return _post_python(header, legs)
+    posted = _post_function(header, legs) if _engine() == "function" else _post_python(header, legs)
+    if posted.monitored:
+        from wallets.monitors import monitors_evaluate
+
+        monitors_evaluate(posted)
+    return posted
 
 
 # PostgreSQL: one call of the ledger_post function.
@@ -189,7 +193,7 @@ _FUNCTION_ERRORS = {
     "tenant_mismatch": None,
 }
 
-_POST_SQL = "SELECT o_error, o_created_at, o_accounts, o_balances, o_helds FROM ledger_post(%s::jsonb)"
+_POST_SQL = "SELECT o_error, o_created_at, o_accounts, o_balances, o_helds, o_monitored FROM ledger_post(%s::jsonb)"
 
 
 def _post_function(header: dict, legs: list[Leg]) -> Posted:
@@ -215,7 +219,7 @@ def _post_function(header: dict, legs: list[Leg]) -> Posted:
     }
     with connection.cursor() as cursor:
         cursor.execute(_POST_SQL, [json.dumps(document)])
-        error, created_at, accounts, balances, helds = cursor.fetchone()
+        error, created_at, accounts, balances, helds, monitored = cursor.fetchone()
     if error == "duplicate":
         raise _duplicate(header)
     if error == "tenant_mismatch":
@@ -226,6 +230,7 @@ def _post_function(header: dict, legs: list[Leg]) -> Posted:
         transaction_id=header["id"],
         created_at=created_at,
         balances={a: (b, h) for a, b, h in zip(accounts, balances, helds)},
+        monitored=frozenset(monitored or ()),
     )
 
 
@@ -345,4 +350,5 @@ def _post_python(header: dict, legs: list[Leg]) -> Posted:
                 for leg in legs
             ]
         )
-    return Posted(transaction_id=header["id"], created_at=now, balances=balances)
+    monitored = frozenset(account_id for account_id, account in locked.items() if account.monitored)
+    return Posted(transaction_id=header["id"], created_at=now, balances=balances, monitored=monitored)

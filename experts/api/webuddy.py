@@ -3,12 +3,15 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from experts.models import BankDetail
 from experts.selectors import bank_details_of, expert_find
 from experts.services import bank_detail_add
 from wallets.api.auth import request_tenant
 from wallets.api.base import WebuddyView
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
 from wallets.errors import ErrorCode
+from wallets.events import event_renderer
+from wallets.models import Tenant
 
 E = ErrorCode
 TAGS = ["WeBuddy: experts"]
@@ -84,3 +87,8 @@ class ExpertBankDetailsView(WebuddyView):
     def get(self, request, expert_id):
         expert = expert_find(tenant=request_tenant(request), expert_id=expert_id)
         return Response({"items": BankDetailOut(bank_details_of(expert=expert), many=True).data})
+
+
+@event_renderer("bank_detail", Tenant.Dialect.WEBUDDY)
+def bank_detail_event_data(bank: BankDetail) -> dict:
+    return BankDetailOut(bank).data

@@ -9,6 +9,8 @@ from kyc.services import kyc_submit
 from wallets.api.base import UserView
 from wallets.api.schema import IDEMPOTENCY_ERRORS, tmr_errors
 from wallets.errors import ErrorCode as E
+from wallets.events import event_renderer
+from wallets.models import Tenant
 
 TAGS = ["TMR Land: KYC"]
 
@@ -45,3 +47,8 @@ class KycView(UserView):
     @extend_schema(tags=TAGS, summary="The user's latest KYC submission", responses={200: KycOut, **tmr_errors(E.KYC_NOT_FOUND)})
     def get(self, request):
         return Response(KycOut(kyc_latest(user=request.user)).data)
+
+
+@event_renderer("kyc", Tenant.Dialect.TMR)
+def kyc_event_data(submission: KycSubmission) -> dict:
+    return KycOut(submission).data

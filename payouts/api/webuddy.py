@@ -11,7 +11,9 @@ from wallets.api.base import WebuddyView
 from wallets.api.fields import AmountField
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
 from wallets.errors import ErrorCode
+from wallets.events import event_renderer
 from wallets.gateways import METHODS
+from wallets.models import Tenant
 from wallets.validation import parse_id
 
 E = ErrorCode
@@ -126,3 +128,9 @@ class PayoutDetailView(WebuddyView):
     @extend_schema(tags=TAGS, summary="Get a payout", responses={200: PayoutOut, **error_responses(E.PAYOUT_NOT_FOUND, dialect="webuddy")})
     def get(self, request, payout_id):
         return Response(PayoutOut(payout_find(tenant=request_tenant(request), payout_id=payout_id)).data)
+
+
+@event_renderer("payout", Tenant.Dialect.WEBUDDY)
+def payout_event_data(payout: Payout) -> dict:
+    """The payout as the service just changed it (its row, so as `GET /v1/payouts/{id}` renders it)."""
+    return PayoutOut(payout).data

@@ -11,6 +11,8 @@ from wallets.api.base import WebuddyView
 from wallets.api.fields import AmountField
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
 from wallets.errors import ErrorCode
+from wallets.events import event_renderer
+from wallets.models import Tenant
 from wallets.validation import parse_id
 
 E = ErrorCode
@@ -141,3 +143,8 @@ class SessionDetailView(WebuddyView):
     @extend_schema(tags=TAGS, summary="Get a session", responses={200: SessionOut, **error_responses(E.SESSION_NOT_FOUND, dialect="webuddy")})
     def get(self, request, session_id):
         return Response(SessionOut(session_find(tenant=request_tenant(request), session_id=session_id)).data)
+
+
+@event_renderer("session", Tenant.Dialect.WEBUDDY)
+def session_event_data(session: ConsultationSession) -> dict:
+    return SessionOut(session).data

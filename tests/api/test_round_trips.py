@@ -54,11 +54,11 @@ def test_session_start_and_end_take_one_transaction_each_without_nested_savepoin
     assert (started.status_code, ended.status_code) == (201, 200)
     # Inside the test's own transaction the request's one transaction shows as one savepoint.
     assert (start_sql.savepoints, end_sql.savepoints) == (1, 1)
-    # start: wallet+user, expert, hold, posting, session.
-    assert len(start_sql.work) == 5, start_sql.work
+    # start: wallet+user, expert, hold, posting, session, its event.
+    assert len(start_sql.work) == 6, start_sql.work
     # end: session+hold (locked) with the expert and their fee rate in one statement, expert wallet,
-    # posting, hold, session.
-    assert len(end_sql.work) == 5, end_sql.work
+    # posting, hold, session, its event.
+    assert len(end_sql.work) == 6, end_sql.work
     assert sum("FOR UPDATE" in s for s in end_sql.work) == 1
 
 
@@ -79,5 +79,5 @@ def test_escrow_release_locks_the_escrow_and_its_hold_in_one_statement(tmr_key_c
     assert (frozen.status_code, released.status_code) == (201, 200)
     assert sql.savepoints == 1
     assert sum("FOR UPDATE" in s for s in sql.work) == 1
-    # escrow+hold (locked), payee wallet, posting, hold, escrow.
-    assert len(sql.work) == 5, sql.work
+    # escrow+hold (locked), payee wallet, posting, hold, escrow, its event.
+    assert len(sql.work) == 6, sql.work

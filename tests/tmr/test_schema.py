@@ -16,6 +16,10 @@ ENDPOINTS = {
     ("post", "/api/v1/wallet/escrow/freeze"),
     ("post", "/api/v1/wallet/escrow/release"),
     ("post", "/api/v1/wallet/escrow/cancel"),
+    ("post", "/api/v1/wallet/webhook-endpoints"),
+    ("get", "/api/v1/wallet/webhook-endpoints"),
+    ("delete", "/api/v1/wallet/webhook-endpoints/{endpoint_id}"),
+    ("get", "/api/v1/wallet/events"),
 }
 
 

@@ -29,6 +29,13 @@ ENDPOINTS = [
     ("get", "/v1/payouts/{payout_id}", f"/v1/payouts/{ID}"),
     ("post", "/v1/experts/bank-details", "/v1/experts/bank-details"),
     ("get", "/v1/experts/{expert_id}/bank-details", f"/v1/experts/{ID}/bank-details"),
+    ("post", "/v1/webhook-endpoints", "/v1/webhook-endpoints"),
+    ("get", "/v1/webhook-endpoints", "/v1/webhook-endpoints"),
+    ("delete", "/v1/webhook-endpoints/{endpoint_id}", f"/v1/webhook-endpoints/{ID}"),
+    ("get", "/v1/events", "/v1/events"),
+    ("post", "/v1/wallet/monitors", "/v1/wallet/monitors"),
+    ("get", "/v1/wallet/monitors", "/v1/wallet/monitors"),
+    ("delete", "/v1/wallet/monitors/{monitor_id}", f"/v1/wallet/monitors/{ID}"),
 ]
 
 

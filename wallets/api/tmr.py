@@ -16,6 +16,7 @@ from wallets.api.fields import AmountField, IdField, QueryIntegerField
 from wallets.api.filters import ENTRY_TYPES
 from wallets.api.schema import IDEMPOTENCY_ERRORS, tmr_errors
 from wallets.errors import ErrorCode
+from wallets.events import event_renderer
 from wallets.models import Account, Entry, Escrow, Tenant
 from wallets.money import parse_amount
 from wallets.selectors import wallet_history
@@ -357,3 +358,16 @@ class CancelView(TmrKeyView):
         data = CancelIn(data=request.data)
         data.is_valid(raise_exception=True)
         return Response(EscrowOut(escrow_cancel(tenant=request_tenant(request), **data.validated_data)).data)
+
+
+# Event data: what this dialect's own GET answers for the object (wallets.events).
+
+
+@event_renderer("wallet", Tenant.Dialect.TMR)
+def wallet_event_data(wallet: Account) -> dict:
+    return WalletOut(wallet).data
+
+
+@event_renderer("escrow", Tenant.Dialect.TMR)
+def escrow_event_data(escrow: Escrow) -> dict:
+    return EscrowOut(escrow).data

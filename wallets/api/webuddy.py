@@ -13,7 +13,9 @@ from wallets.api.fields import AmountField, QueryIntegerField
 from wallets.api.filters import ENTRY_TYPES, StatementFilter
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
 from wallets.errors import ErrorCode
-from wallets.models import Entry, Recharge, User
+from wallets.events import event_renderer
+from wallets.models import Account, Entry, Recharge, Tenant, User
+from wallets.money import as_currency
 from wallets.selectors import wallet_history
 from wallets.services import recharges, users
 from wallets.validation import parse_id
@@ -189,6 +191,32 @@ def render_recharge(recharge: Recharge) -> dict:
     if not recharge.checkout or recharge.status != Recharge.Status.PENDING:
         body.pop("checkout")  # only while there is something to pay
     return body
+
+
+# Event data: what this dialect's own GET answers for the object (wallets.events).
+
+
+@event_renderer("recharge", Tenant.Dialect.WEBUDDY)
+def recharge_event_data(recharge: Recharge) -> dict:
+    return render_recharge(recharge)
+
+
+@event_renderer("wallet", Tenant.Dialect.WEBUDDY)
+def wallet_event_data(wallet: Account) -> dict:
+    """A WeBuddy wallet is seen through its user (`GET /v1/users/{id}`)."""
+    return render_user(User.objects.select_related("tenant").get(pk=wallet.user_id))
+
+
+@event_renderer("balance_low", Tenant.Dialect.WEBUDDY)
+def balance_low_event_data(low) -> dict:
+    currency = low.monitor.account.currency
+    return {
+        "monitorId": str(low.monitor.id),
+        "userId": str(low.monitor.account.user_id),
+        "below": as_currency(low.monitor.below, currency),
+        "availableBalance": as_currency(low.available, currency),
+        "currency": currency,
+    }
 
 
 class RechargeVerifyIn(serializers.Serializer):

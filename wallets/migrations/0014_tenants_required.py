@@ -15,7 +15,7 @@ from django.db import migrations, models
 
 import wallets.models
 
-LEDGER_POST = Path(__file__).resolve().parent.parent / "sql" / "ledger_post.sql"
+LEDGER_POST = Path(__file__).resolve().parent.parent / "sql" / "ledger_post_0014.sql"
 
 WALLET_OWNER_FK = """
 ALTER TABLE wallets_account ADD CONSTRAINT account_wallet_owner_tenant_fk

@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 
 from wallets.errors import DomainError, ErrorCode
+from wallets.events import event_emit
 from wallets.models import Account, Tenant, User
 from wallets.money import currency_exponent
 from wallets.tenants import tenant_currency_require
@@ -44,23 +45,24 @@ def wallet_get_or_create(*, user: User, currency: str, credit_limit: Decimal = D
         return Account.objects.get(kind=Account.Kind.WALLET, user=user, currency=currency)  # opened concurrently
 
 
-def _wallet_set(*, wallet: Account, **changes) -> Account:
+def _wallet_status_set(*, wallet: Account, status: str, event: str) -> Account:
+    """Suspend or reactivate a wallet; the tenant's `wallet.suspended`/`wallet.reactivated` when it changes."""
+    if wallet.kind != Account.Kind.WALLET:
+        raise DomainError(ErrorCode.WALLET_NOT_FOUND, "System accounts are never suspended.")
     with transaction.atomic():
         locked = Account.objects.select_for_update().get(pk=wallet.pk)
-        for name, value in changes.items():
-            setattr(locked, name, value)
-        locked.save(update_fields=[*changes, "updated_at"])
+        if locked.status == status:
+            return locked
+        locked.status = status
+        locked.save(update_fields=["status", "updated_at"])
+        event_emit(tenant=locked.tenant, type=event, obj=locked)
     return locked
 
 
 def wallet_suspend(*, wallet: Account) -> Account:
-    if wallet.kind != Account.Kind.WALLET:
-        raise DomainError(ErrorCode.WALLET_NOT_FOUND, "System accounts are never suspended.")
-    return _wallet_set(wallet=wallet, status=Account.Status.SUSPENDED)
+    return _wallet_status_set(wallet=wallet, status=Account.Status.SUSPENDED, event="wallet.suspended")
 
 
 def wallet_reactivate(*, wallet: Account) -> Account:
-    if wallet.kind != Account.Kind.WALLET:
-        raise DomainError(ErrorCode.WALLET_NOT_FOUND, "System accounts are never suspended.")
-    return _wallet_set(wallet=wallet, status=Account.Status.ACTIVE)
+    return _wallet_status_set(wallet=wallet, status=Account.Status.ACTIVE, event="wallet.reactivated")
 

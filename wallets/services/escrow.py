@@ -3,6 +3,7 @@
 from django.db import IntegrityError, transaction
 
 from wallets.errors import DomainError, ErrorCode
+from wallets.events import event_emit
 from wallets.models import Account, Entry, Escrow, Tenant, User
 from wallets.money import parse_amount
 from wallets.selectors import user_wallet
@@ -36,10 +37,12 @@ def escrow_freeze(*, tenant: Tenant, user_id, order_id: str, amount, currency: s
                 reference_id=order_id,
                 description=f"Escrow freeze: order {order_id}",
             )
-            return Escrow.objects.create(
+            escrow = Escrow.objects.create(
                 tenant=tenant, order_id=order_id, user_id=wallet.user_id, account=wallet, amount=amount,
                 currency=currency, hold=hold,
             )
+            event_emit(tenant=tenant, type="escrow.frozen", obj=escrow)
+            return escrow
     except IntegrityError:
         raise exists from None
 
@@ -89,6 +92,7 @@ def escrow_release(*, tenant: Tenant, order_id: str, payee_id) -> Escrow:
         escrow.fee = fee
         escrow.payout_amount = payout
         escrow.save(update_fields=["status", "payee", "fee", "payout_amount", "updated_at"])
+        event_emit(tenant=tenant, type="escrow.released", obj=escrow)
     return escrow
 
 
@@ -99,5 +103,6 @@ def escrow_cancel(*, tenant: Tenant, order_id: str) -> Escrow:
         hold_release(hold=escrow.hold, description=f"Escrow cancel: order {order_id}")
         escrow.status = Escrow.Status.CANCELLED
         escrow.save(update_fields=["status", "updated_at"])
+        event_emit(tenant=tenant, type="escrow.cancelled", obj=escrow)
     return escrow
 

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from wallets.errors import DomainError, ErrorCode
+from wallets.events import event_emit
 from wallets.gateways import (
     GatewayOrder,
     GatewayPayment,
@@ -90,7 +91,7 @@ def recharge_confirm(*, recharge_id, provider_payment_id: str | None) -> Recharg
     """The gateway says the money arrived: credit the wallet, exactly once, whatever the recharge's
     status was and even if the wallet has since been suspended (money received is always credited)."""
     with transaction.atomic():
-        recharge = Recharge.objects.select_for_update().select_related("account").get(pk=recharge_id)
+        recharge = Recharge.objects.select_for_update(of=("self", "account")).select_related("account__tenant").get(pk=recharge_id)
         if recharge.status == Recharge.Status.SUCCEEDED:
             return recharge
         posted = wallet_deposit(
@@ -102,21 +103,24 @@ def recharge_confirm(*, recharge_id, provider_payment_id: str | None) -> Recharg
             external_key=f"recharge:{recharge.id}",
             require_active=False,
         )
+        recharge.account.balance, recharge.account.held_balance = posted.balances[recharge.account_id]
         recharge.status = Recharge.Status.SUCCEEDED
         recharge.provider_payment_id = provider_payment_id
         recharge.transaction_id = posted.transaction_id
         recharge.save(update_fields=["status", "provider_payment_id", "transaction", "updated_at"])
+        event_emit(tenant=recharge.account.tenant, type="recharge.succeeded", obj=recharge)
     return recharge
 
 
 def recharge_fail(*, recharge_id, reason: str) -> Recharge:
     """The gateway says the payment failed: a pending recharge becomes failed (nothing else changes)."""
     with transaction.atomic():
-        recharge = Recharge.objects.select_for_update().get(pk=recharge_id)
+        recharge = Recharge.objects.select_for_update(of=("self",)).select_related("account__tenant").get(pk=recharge_id)
         if recharge.status == Recharge.Status.PENDING:
             recharge.status = Recharge.Status.FAILED
             recharge.failure_reason = reason[:255]
             recharge.save(update_fields=["status", "failure_reason", "updated_at"])
+            event_emit(tenant=recharge.account.tenant, type="recharge.failed", obj=recharge)
     return recharge
 
 

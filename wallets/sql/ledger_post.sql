@@ -6,12 +6,13 @@
 -- the locked row (kind, currency, status, overdraft within the credit limit, held part); system legs
 -- must name system accounts of their currency; every account must belong to one tenant. A refusal
 -- returns `o_error` and writes nothing; otherwise the transaction, its entries and the new cached
--- balances are written, and the new balances returned. The Python engine in `wallets.ledger` applies
--- the same rules on SQLite. Migrations load this file; a test checks the database holds this text.
+-- balances are written, and the new balances returned, with the wallets a low-balance monitor watches.
+-- The Python engine in `wallets.ledger` applies the same rules on SQLite. Migrations load this file;
+-- a test checks the database holds this text.
 CREATE OR REPLACE FUNCTION ledger_post(
     p jsonb,
     OUT o_error text, OUT o_created_at timestamptz,
-    OUT o_accounts uuid[], OUT o_balances numeric[], OUT o_helds numeric[]
+    OUT o_accounts uuid[], OUT o_balances numeric[], OUT o_helds numeric[], OUT o_monitored uuid[]
 ) LANGUAGE plpgsql AS $$
 DECLARE
     w record;
@@ -22,7 +23,7 @@ DECLARE
     v_balance numeric;
     v_held numeric;
 BEGIN
-    o_accounts := '{}'; o_balances := '{}'; o_helds := '{}';
+    o_accounts := '{}'; o_balances := '{}'; o_helds := '{}'; o_monitored := '{}';
     FOR w IN
         SELECT l.account AS id, min(l.currency) AS currency, count(DISTINCT l.currency) AS currencies,
                sum(l.amount) AS d_total,
@@ -38,7 +39,7 @@ BEGIN
          ORDER BY l.account
     LOOP
         SELECT acc.kind, acc.currency, acc.status, acc.balance, acc.held_balance, acc.credit_limit,
-               acc.tenant_id INTO a
+               acc.tenant_id, acc.monitored INTO a
           FROM wallets_account acc WHERE acc.id = w.id FOR UPDATE;
         IF NOT FOUND OR a.kind <> 'wallet' THEN
             o_error := 'account_not_found'; RETURN;
@@ -60,6 +61,9 @@ BEGIN
         o_accounts := o_accounts || w.id;
         o_balances := o_balances || v_balance;
         o_helds := o_helds || v_held;
+        IF a.monitored THEN
+            o_monitored := o_monitored || w.id;
+        END IF;
     END LOOP;
 
     -- A system leg must name a system account of its currency, and of the same tenant as every
