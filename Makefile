@@ -16,10 +16,12 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 # Local quick start: SQLite under var/, an admin login and a webuddy API key, served on :8000.
+# Jobs (event deliveries) run in the server process; webhooks may go to http receivers on this machine.
+RUN_ENV = DEBUG=1 WEBHOOK_ALLOW_HTTP=1 WEBHOOK_ALLOW_PRIVATE=1
 run: venv
-	DEBUG=1 $(PY) manage.py migrate --noinput
-	DEBUG=1 $(PY) manage.py bootstrap_dev --address http://127.0.0.1:8000
-	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py bootstrap_dev --address http://127.0.0.1:8000
+	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
 # Debian packages the tests drive: wrk (benchmark load generator) and chromium (back-office browser
 # tests); installed when missing and we run as root.

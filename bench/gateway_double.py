@@ -15,7 +15,9 @@ providers would:
 
 Run: `python -m bench.gateway_double --port 8765 --service http://127.0.0.1:8000` (the secrets are
 the ones of docs/payments.md's walk-through unless given). `failure_rate` makes that share of the
-service's calls answer 503, for the soak.
+service's calls answer 503, for the soak. `payouts_open` (a threading.Event, set by default) is the
+bank's door: cleared, a payout or transfer request waits at the double until it is set again
+(`payouts_waiting` counts the requests that arrived), so a test can stop the service mid-call.
 """
 import argparse
 import base64
@@ -70,6 +72,15 @@ class Double:
         self.by_key: dict = {}  # (kind, idempotency key) -> object id
         self.webhooks_sent: list = []
         self.calls: list = []
+        self.payouts_open = threading.Event()
+        self.payouts_open.set()
+        self.payouts_waiting = 0
+
+    def bank_door(self) -> None:
+        """A payout or transfer request waits here while `payouts_open` is cleared."""
+        with self.lock:
+            self.payouts_waiting += 1
+        self.payouts_open.wait(120)
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}_dbl{next(self.ids):06d}"
@@ -153,6 +164,7 @@ class Double:
             return 201, self.idempotent("fund_account", key, lambda: self.fund_accounts.setdefault(
                 key, {"id": self.new_id("fa"), "entity": "fund_account", **data}))
         if method == "POST" and path == "/v1/payouts":
+            self.bank_door()
 
             def make():
                 payout = {"id": self.new_id("pout"), "entity": "payout", "status": "processing", **data}
@@ -186,6 +198,7 @@ class Double:
             found = self.intents.get(parts[2])
             return (200, found) if found else (404, {"error": {"type": "invalid_request_error", "message": "No such intent"}})
         if method == "POST" and path == "/v1/transfers":
+            self.bank_door()
 
             def make():
                 transfer = {"id": self.new_id("tr"), "object": "transfer", "amount": int(data["amount"]),

@@ -41,14 +41,8 @@ def monthly_payouts_fan_out(*, month: str) -> int:
     with transaction.atomic():
         for tenant, expert_ids in monthly_experts():
             for expert_id in expert_ids:
-                try:
-                    defer(monthly_payout, queueing_lock=f"monthly:{expert_id}:{month}",
-                          tenant_id=str(tenant.pk), expert_id=str(expert_id), month=month)
-                except Exception as exc:  # noqa: BLE001 - AlreadyEnqueued: that expert's job is waiting
-                    if type(exc).__name__ != "AlreadyEnqueued":
-                        raise
-                    continue
-                deferred += 1
+                deferred += defer(monthly_payout, queueing_lock=f"monthly:{expert_id}:{month}",
+                                  tenant_id=str(tenant.pk), expert_id=str(expert_id), month=month)
     return deferred
 
 

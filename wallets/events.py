@@ -126,9 +126,9 @@ def events_nudge() -> None:
 
     if jobs.engine_available():
         try:
-            jobs.defer(dispatch_events, queueing_lock="dispatch_events")
-        except Exception:  # noqa: BLE001 - one already waiting (AlreadyEnqueued), or the queue is down
-            logger.debug("dispatch nudge not queued", exc_info=True)
+            jobs.defer(dispatch_events, queueing_lock="dispatch_events")  # not if one is already waiting
+        except Exception:  # noqa: BLE001 - the request's work is committed; the periodic dispatch catches up
+            logger.warning("dispatch nudge not queued", exc_info=True)
     else:
         jobs.run_locally(dispatch_events, {})
 

@@ -17,6 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from procrastinate.contrib.django import app  # noqa: F401  (re-exported: the tasks' decorator)
+from procrastinate.contrib.django.django_connector import DjangoConnector
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.manager import JobManager
 
 logger = logging.getLogger(__name__)
 
@@ -28,19 +31,35 @@ def engine_available() -> bool:
     return settings.JOBS_ON_POSTGRESQL
 
 
-def defer(task, /, *, schedule_in_seconds: float | None = None, queueing_lock: str | None = None, **kwargs) -> None:
+# Jobs are always written through Django's own connection of the calling thread, so they are part of
+# its open transaction. (Inside a worker process procrastinate's app talks to the database through
+# a pool of its own; a job deferred there by a job would commit on its own, before or without the
+# change it belongs to.)
+_in_transaction = JobManager(DjangoConnector())
+
+
+def defer(task, /, *, schedule_in_seconds: float | None = None, queueing_lock: str | None = None, **kwargs) -> bool:
     """Queue `task(**kwargs)` in the caller's transaction (PostgreSQL), or to run in this process
-    after it commits (SQLite). `queueing_lock`: at most one such job waiting at a time."""
+    after it commits (SQLite). `queueing_lock`: at most one such job waiting at a time; False if one
+    already is (nothing queued, the caller's transaction intact)."""
     if engine_available():
         options = {}
         if schedule_in_seconds:
             options["schedule_in"] = {"seconds": schedule_in_seconds}
         if queueing_lock:
             options["queueing_lock"] = queueing_lock
-        configured = task.configure(**options) if options else task
-        configured.defer(**kwargs)
-        return
+        job = task.configure(**options).make_new_job(**kwargs)
+        if not queueing_lock:
+            _in_transaction.defer_job(job)
+            return True
+        try:
+            with transaction.atomic():  # a savepoint: the refusal must not abort the caller's transaction
+                _in_transaction.defer_job(job)
+        except AlreadyEnqueued:
+            return False
+        return True
     transaction.on_commit(lambda: run_locally(task, kwargs, delay=schedule_in_seconds or 0))
+    return True
 
 
 def run_locally(task, kwargs: dict, *, delay: float = 0) -> None:
@@ -69,3 +88,8 @@ def _run(task, kwargs: dict) -> None:
         logger.exception("job %s(%s) failed", getattr(task, "name", task), kwargs)
     finally:
         close_old_connections()
+
+
+def periodic_schedule() -> dict[str, str]:
+    """{task name: cron} of the periodic jobs the workers run (six fields: the last is seconds)."""
+    return {periodic.task.name: periodic.cron for periodic in app.periodic_registry.periodic_tasks.values()}
