@@ -440,12 +440,13 @@ def monthly_experts(*, tenant: Tenant | None = None):
         )
 
 
-def monthly_pay_expert(*, tenant: Tenant, expert_id, month: str, threshold=None, dry_run: bool = False) -> dict:
+def monthly_pay_expert(*, tenant: Tenant, expert_id, month: str, threshold=None, dry_run: bool = False,
+                       raise_errors: bool = False) -> dict:
     """One expert's monthly payout, and a row saying what was (or, dry, would be) paid, or why not.
     Safe to run again, at once or concurrently: an expert paid for the month is `already_paid` (one
     monthly payout per expert and month is a database rule), a payout an earlier run left
     unfinished is taken up again (same payout, same gateway key), and a failure (a gateway error)
-    is reported on the row, not raised."""
+    is reported on the row, not raised (`raise_errors`: raised, for a job to be retried)."""
     row = {"tenant": tenant.code, "currency": tenant.default_currency, "expert": str(expert_id), "amount": None,
            "result": "", "payout": None}
     try:
@@ -475,6 +476,8 @@ def monthly_pay_expert(*, tenant: Tenant, expert_id, month: str, threshold=None,
             raise
         row["result"] = "already_paid" if exc.code == ErrorCode.PAYOUT_ALREADY_EXISTS else exc.code.value
     except Exception:  # noqa: BLE001 - one expert's gateway trouble must not stop the run
+        if raise_errors:
+            raise
         logger.exception("monthly payout of expert %s for %s", expert_id, month)
         row["result"] = "error"
         if row["payout"] is None:

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from procrastinate import RetryStrategy
 
 from wallets.jobs import app, defer
 
@@ -55,12 +56,15 @@ if settings.MONTHLY_PAYOUT_DAY:
         return monthly_payouts_fan_out(month=previous_month())
 
 
-@app.task(name="payouts.monthly_payout", queue="payouts")
+@app.task(name="payouts.monthly_payout", queue="payouts",
+          retry=RetryStrategy(max_attempts=8, exponential_wait=30))
 def monthly_payout(tenant_id: str, expert_id: str, month: str) -> dict:
-    """One expert's monthly payout (`payouts.services.monthly_pay_expert`, as the command runs it)."""
+    """One expert's monthly payout (`payouts.services.monthly_pay_expert`, as the command runs it).
+    An unexpected error (the database, a bug) fails the job, which is retried with backoff: running
+    it again resumes the same payout."""
     from payouts.services import monthly_pay_expert
     from wallets.models import Tenant
 
-    row = monthly_pay_expert(tenant=Tenant.objects.get(pk=tenant_id), expert_id=expert_id, month=month)
+    row = monthly_pay_expert(tenant=Tenant.objects.get(pk=tenant_id), expert_id=expert_id, month=month, raise_errors=True)
     logger.info("monthly payout %s of expert %s: %s", month, expert_id, row["result"])
     return {key: str(value) if value is not None else None for key, value in row.items()}

@@ -57,6 +57,7 @@ class ErrorCode(str, Enum):
     EVENT_NOT_FOUND = "event_not_found"
     WEBHOOK_ENDPOINT_NOT_FOUND = "webhook_endpoint_not_found"
     MONITOR_NOT_FOUND = "monitor_not_found"
+    LIMIT_REACHED = "limit_reached"
     USERNAME_TAKEN = "username_taken"
     KYC_ALREADY_SUBMITTED = "kyc_already_submitted"
     KYC_NOT_FOUND = "kyc_not_found"
@@ -118,6 +119,7 @@ DEFAULT_STATUS: dict[ErrorCode, int] = {
     ErrorCode.EVENT_NOT_FOUND: 404,
     ErrorCode.WEBHOOK_ENDPOINT_NOT_FOUND: 404,
     ErrorCode.MONITOR_NOT_FOUND: 404,
+    ErrorCode.LIMIT_REACHED: 409,
     ErrorCode.USERNAME_TAKEN: 409,
     ErrorCode.KYC_ALREADY_SUBMITTED: 409,
     ErrorCode.KYC_NOT_FOUND: 404,

@@ -21,10 +21,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-import requests
+import certifi
+import urllib3
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -87,12 +89,18 @@ def event_emit(*, tenant: Tenant, type: str, obj, kind: str | None = None, data:
 _SEQUENCE_LOCK = 4_100_000_001  # a transaction-scoped advisory lock: one sequencer at a time
 
 
-def events_sequence() -> int:
-    """Give positions to the events that can no longer be preceded; returns how many were numbered."""
+def events_sequence(*, wait: bool = True) -> int:
+    """Give positions to the events that can no longer be preceded; returns how many were numbered.
+    One sequencer at a time; `wait=False` (readers) returns at once when another one is at work."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SEQUENCE_LOCK])
+                if wait:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SEQUENCE_LOCK])
+                else:
+                    cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_SEQUENCE_LOCK])
+                    if not cursor.fetchone()[0]:
+                        return 0
                 cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
                 horizon = cursor.fetchone()[0]
             ready = Event.objects.filter(position__isnull=True, xid__lt=horizon)
@@ -137,8 +145,6 @@ def events_dispatch(*, batch: int = 500) -> int:
     """Number what is ready, then make the deliveries of the events not yet fanned out (each to the
     tenant's active endpoints made before it and subscribed to its type) and defer their jobs, in one
     transaction. Returns how many events were fanned out."""
-    from wallets.tasks import attempt_delivery
-
     events_sequence()
     with transaction.atomic():
         events = list(
@@ -157,8 +163,8 @@ def events_dispatch(*, batch: int = 500) -> int:
                     new.append(Delivery(event=event, endpoint=endpoint, next_attempt_at=timezone.now()))
         made = Delivery.objects.bulk_create(new, ignore_conflicts=True)
         Event.objects.filter(pk__in=[e.pk for e in events]).update(dispatched=True)
-        for delivery in Delivery.objects.filter(event__in=events, attempts=0, status=Delivery.Status.PENDING):
-            jobs.defer(attempt_delivery, delivery_id=delivery.pk)
+        for delivery_id in Delivery.objects.filter(event__in=events, attempts=0, status=Delivery.Status.PENDING).values_list("pk", flat=True):
+            _defer_attempt(delivery_id)
     logger.debug("fanned out %d event(s) into %d delivery(ies)", len(events), len(made))
     return len(events)
 
@@ -166,37 +172,77 @@ def events_dispatch(*, batch: int = 500) -> int:
 # Endpoints
 
 
-def webhook_url_check(url, *, field: str = "url") -> str:
-    """An https URL (http with WEBHOOK_ALLOW_HTTP) whose host resolves only to public addresses
-    (any with WEBHOOK_ALLOW_PRIVATE); else a validation error of `field`."""
-    if not isinstance(url, str) or len(url) > 500 or not url.isascii() or any(c in url for c in " \t\r\n"):
-        raise invalid(field, "An https URL of at most 500 characters.")
-    parts = urlsplit(url)
-    allowed = {"https", "http"} if settings.WEBHOOK_ALLOW_HTTP else {"https"}
-    if parts.scheme not in allowed or not parts.hostname or parts.username or parts.password:
-        raise invalid(field, "The URL must be https, with a host and no credentials.")
+@dataclass(frozen=True)
+class WebhookTarget:
+    """Where one attempt goes: the URL's parts, and the one address it was vetted at (the request
+    connects to that address, so a name that resolves elsewhere a moment later changes nothing)."""
+
+    scheme: str
+    host: str
+    port: int
+    host_header: str
+    path: str
+    address: str | None = None
+
+
+def webhook_url_check(url, *, field: str = "url", resolve: bool | None = None) -> WebhookTarget:
+    """An https URL (http with WEBHOOK_ALLOW_HTTP) of at most 500 printable ASCII characters, with a
+    host and no credentials, whose host resolves only to public addresses (any address with
+    WEBHOOK_ALLOW_PRIVATE); else a validation error of `field`. `resolve`: look the host up and pin
+    an address (by default only when private addresses are refused)."""
+    if not isinstance(url, str) or not 0 < len(url) <= 500 or not url.isascii() or any(c <= " " or c == "\x7f" for c in url):
+        raise invalid(field, "An https URL of at most 500 printable ASCII characters.")
     try:
-        port = parts.port
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
     except ValueError:
-        raise invalid(field, "The URL's port is not a number.") from None
-    if not settings.WEBHOOK_ALLOW_PRIVATE:
-        addresses = _resolve(parts.hostname, port)
-        if not addresses:
-            raise invalid(field, "The URL's host does not resolve.")
-        if any(not ip.is_global or ip.is_multicast for ip in addresses):
-            raise invalid(field, "The URL resolves to a private, loopback or link-local address.")
-    return url
+        raise invalid(field, "Not a valid URL (its host or port cannot be read).") from None
+    allowed = {"https", "http"} if settings.WEBHOOK_ALLOW_HTTP else {"https"}
+    if parts.scheme not in allowed or not host or parts.username is not None or parts.password is not None:
+        what = "https or http" if settings.WEBHOOK_ALLOW_HTTP else "https"
+        raise invalid(field, f"The URL must be {what}, with a host and no credentials.")
+    target = WebhookTarget(
+        scheme=parts.scheme, host=host, port=port or (443 if parts.scheme == "https" else 80),
+        host_header=parts.netloc, path=(parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+    )
+    if resolve is None:
+        resolve = not settings.WEBHOOK_ALLOW_PRIVATE
+    if not resolve:
+        return target
+    addresses = _resolve(host, target.port)
+    if not addresses:
+        raise invalid(field, "The URL's host does not resolve.")
+    if not settings.WEBHOOK_ALLOW_PRIVATE and not all(_public(ip) for ip in addresses):
+        raise invalid(field, "The URL resolves to a private, loopback or link-local address.")
+    return replace(target, address=str(addresses[0]))
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _public(ip) -> bool:
+    """A global unicast address, and so is any IPv4 address an IPv6 one carries (mapped, 6to4,
+    NAT64, IPv4-compatible)."""
+    if ip.version == 6:
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and (ip in _NAT64 or ip in _IPV4_COMPATIBLE):
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None and not _public(embedded):
+            return False
+    return ip.is_global and not ip.is_multicast
 
 
 def _resolve(host: str, port) -> list:
     try:
-        infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError, OSError):
         return []
     return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
 
 
 def _event_types_check(tenant: Tenant, events, *, field: str = "events") -> list[str]:
+    """The types asked for (missing, null or empty: all of the tenant's, stored as [])."""
     if events is None:
         return []
     if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
@@ -208,12 +254,21 @@ def _event_types_check(tenant: Tenant, events, *, field: str = "events") -> list
     return sorted(set(events))
 
 
+MAX_ENDPOINTS_PER_TENANT = 20
+
+
 def endpoint_create(*, tenant: Tenant, url, events=None) -> tuple[WebhookEndpoint, str]:
-    """A tenant's webhook endpoint and its signing secret (returned once; kept encrypted)."""
-    url = webhook_url_check(url)
+    """A tenant's webhook endpoint and its signing secret (returned once; kept encrypted). At most
+    MAX_ENDPOINTS_PER_TENANT of them (409 `limit_reached`)."""
+    webhook_url_check(url)
     types = _event_types_check(tenant, events)
     secret = f"whsec_{secrets.token_urlsafe(32)}"
-    endpoint = WebhookEndpoint.objects.create(tenant=tenant, url=url, events=types, secret_encrypted=encrypt(secret))
+    with transaction.atomic():
+        Tenant.objects.select_for_update(no_key=True).filter(pk=tenant.pk).first()  # one tenant's creations in turn
+        kept = WebhookEndpoint.objects.filter(tenant=tenant).exclude(status=WebhookEndpoint.Status.DELETED).count()
+        if kept >= MAX_ENDPOINTS_PER_TENANT:
+            raise DomainError(ErrorCode.LIMIT_REACHED, f"At most {MAX_ENDPOINTS_PER_TENANT} webhook endpoints; delete one first.")
+        endpoint = WebhookEndpoint.objects.create(tenant=tenant, url=url, events=types, secret_encrypted=encrypt(secret))
     return endpoint, secret
 
 
@@ -274,14 +329,46 @@ def _body(event: Event) -> bytes:
     return ExactJSONEncoder().encode(envelope(event)).encode()
 
 
+def _post(target: WebhookTarget, body: bytes, headers: dict) -> tuple[int, str]:
+    """POST to the vetted address (TLS checked against the URL's host name), no redirects followed;
+    (status, the start of the answer's body)."""
+    timeout = urllib3.Timeout(connect=settings.WEBHOOK_TIMEOUT_SECONDS, read=settings.WEBHOOK_TIMEOUT_SECONDS)
+    options = {"timeout": timeout, "retries": False, "maxsize": 1}
+    if target.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(target.address, target.port, server_hostname=target.host,
+                                           assert_hostname=target.host, cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
+                                           **options)
+    else:
+        pool = urllib3.HTTPConnectionPool(target.address, target.port, **options)
+    with pool:
+        response = pool.urlopen("POST", target.path, body=body, headers={**headers, "Host": target.host_header},
+                                redirect=False, assert_same_host=False, preload_content=False)
+        try:
+            answer = response.read(RESPONSE_KEPT_BYTES, decode_content=False)
+        finally:
+            response.release_conn()
+    return response.status, answer.decode("utf-8", errors="replace")
+
+
+RESPONSE_KEPT_BYTES = 1000
+
+
+def _printable(text: str, size: int) -> str:
+    return text.replace("\x00", "")[:size]
+
+
 def delivery_attempt(*, delivery_id: int) -> str:
     """One attempt of a delivery, with no transaction open: POSTed signed (signed anew each time),
-    its answer logged; then delivered, or the next attempt scheduled, or given up after
-    WEBHOOK_RETRY_HOURS (the endpoint disabled: it keeps failing). Returns the delivery's status."""
+    its answer logged; then delivered, or the next attempt scheduled (WEBHOOK_RETRY_BASE_SECONDS
+    after the round's first failure, doubling), or given up after WEBHOOK_RETRY_HOURS (the endpoint
+    disabled: it keeps failing). A run that is not due (a job run twice) does nothing. Returns the
+    delivery's status."""
     no_transaction_open()
     delivery = Delivery.objects.select_related("event__tenant", "endpoint").filter(pk=delivery_id).first()
     if delivery is None or delivery.status != Delivery.Status.PENDING:
         return "gone" if delivery is None else delivery.status
+    if delivery.next_attempt_at and delivery.next_attempt_at > timezone.now() + timedelta(seconds=5):
+        return "not_due"  # its scheduled job will make the attempt
     endpoint = delivery.endpoint
     if endpoint.status != WebhookEndpoint.Status.ACTIVE:
         Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(status=Delivery.Status.CANCELLED)
@@ -291,35 +378,33 @@ def delivery_attempt(*, delivery_id: int) -> str:
     began = time.monotonic()
     status_code, response_body, error = None, "", ""
     try:
-        webhook_url_check(endpoint.url)  # again at each attempt: the name may resolve elsewhere now
+        target = webhook_url_check(endpoint.url, resolve=True)  # again at each attempt, and pinned for it
         t = int(time.time())
-        response = requests.post(
-            endpoint.url, data=body, timeout=settings.WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False,
-            headers={
-                "Content-Type": "application/json", "User-Agent": "wallet-service-webhooks",
-                SIGNATURE_HEADER: signature(decrypt(endpoint.secret_encrypted), t, body),
-                EVENT_ID_HEADER: str(delivery.event_id),
-            },
-        )
-        status_code, response_body = response.status_code, response.text[:1000]
+        status_code, response_body = _post(target, body, {
+            "Content-Type": "application/json", "User-Agent": "wallet-service-webhooks",
+            SIGNATURE_HEADER: signature(decrypt(endpoint.secret_encrypted), t, body),
+            EVENT_ID_HEADER: str(delivery.event_id),
+        })
     except DomainError as exc:
         error = exc.message
-    except requests.RequestException as exc:
-        error = f"{type(exc).__name__}: {exc}"[:255]
+    except Exception as exc:  # noqa: BLE001 - whatever the receiver or the network did, it is a failed attempt
+        error = f"{type(exc).__name__}: {exc}"
     duration = int((time.monotonic() - began) * 1000)
     delivered = status_code is not None and 200 <= status_code < 300
+    error = _printable(error, 255)
     with transaction.atomic():
         locked = Delivery.objects.select_for_update().get(pk=delivery.pk)
-        if locked.status != Delivery.Status.PENDING:
-            return locked.status
-        DeliveryAttempt.objects.create(delivery=locked, attempted_at=started, duration_ms=duration,
-                                       status_code=status_code, response_body=response_body, error=error[:255])
+        if locked.status != Delivery.Status.PENDING or locked.attempts != delivery.attempts:
+            return locked.status  # finished, or attempted meanwhile by another run of this job
+        DeliveryAttempt.objects.create(delivery=locked, attempted_at=started, duration_ms=duration, status_code=status_code,
+                                       response_body=_printable(response_body, RESPONSE_KEPT_BYTES), error=error)
         locked.attempts += 1
-        locked.last_status_code, locked.last_error = status_code, error[:255]
+        locked.last_status_code, locked.last_error = status_code, error
         if delivered:
             locked.status, locked.delivered_at, locked.next_attempt_at = Delivery.Status.DELIVERED, timezone.now(), None
         else:
-            wait = settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (locked.attempts - 1)
+            failures = DeliveryAttempt.objects.filter(delivery=locked, attempted_at__gte=locked.retrying_since).count()
+            wait = settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (max(failures, 1) - 1)
             if locked.retrying_since + timedelta(hours=settings.WEBHOOK_RETRY_HOURS) < timezone.now() + timedelta(seconds=wait):
                 locked.status, locked.next_attempt_at = Delivery.Status.FAILED, None
                 WebhookEndpoint.objects.filter(pk=endpoint.pk, status=WebhookEndpoint.Status.ACTIVE).update(
@@ -327,18 +412,34 @@ def delivery_attempt(*, delivery_id: int) -> str:
                     disabled_reason=f"deliveries failed for {settings.WEBHOOK_RETRY_HOURS} hours (last: {status_code or error})"[:255],
                 )
             else:
-                from wallets.tasks import attempt_delivery
-
                 locked.next_attempt_at = timezone.now() + timedelta(seconds=wait)
-                jobs.defer(attempt_delivery, schedule_in_seconds=wait, delivery_id=locked.pk)
+                _defer_attempt(locked.pk, wait=wait)
         locked.save(update_fields=["attempts", "last_status_code", "last_error", "status", "delivered_at", "next_attempt_at"])
     return locked.status
 
 
-def delivery_send_again(*, delivery: Delivery) -> Delivery:
-    """Finance's "send again": the delivery pending anew, attempted at once (its history kept)."""
+def _defer_attempt(delivery_id: int, *, wait: float = 0) -> bool:
+    """The delivery's next attempt as a job (at most one waiting per delivery)."""
     from wallets.tasks import attempt_delivery
 
+    return jobs.defer(attempt_delivery, schedule_in_seconds=wait or None, queueing_lock=f"delivery:{delivery_id}",
+                      delivery_id=delivery_id)
+
+
+def deliveries_due(*, grace_seconds: int | None = None, batch: int = 1000) -> int:
+    """Deliveries that are due but have no job waiting (their job failed, or was lost with the
+    process that held it) get one again; returns how many. Run every minute by the workers."""
+    grace = grace_seconds if grace_seconds is not None else max(120, 4 * settings.WEBHOOK_TIMEOUT_SECONDS)
+    due = Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lt=timezone.now() - timedelta(seconds=grace))
+    queued = 0
+    for delivery_id in due.order_by("next_attempt_at").values_list("pk", flat=True)[:batch]:
+        queued += _defer_attempt(delivery_id)
+    return queued
+
+
+def delivery_send_again(*, delivery: Delivery) -> Delivery:
+    """Finance's "send again": the delivery pending anew, attempted at once and retried for another
+    WEBHOOK_RETRY_HOURS (its history kept)."""
     with transaction.atomic():
         locked = Delivery.objects.select_for_update().get(pk=delivery.pk)
         if locked.status == Delivery.Status.PENDING:
@@ -348,15 +449,22 @@ def delivery_send_again(*, delivery: Delivery) -> Delivery:
         now = timezone.now()
         locked.status, locked.next_attempt_at, locked.retrying_since = Delivery.Status.PENDING, now, now
         locked.save(update_fields=["status", "next_attempt_at", "retrying_since"])
-        jobs.defer(attempt_delivery, delivery_id=locked.pk)
+        _defer_attempt(locked.pk)
     return locked
 
 
-def events_purge() -> int:
-    """Events past EVENT_RETENTION_DAYS go (with their deliveries): the catch-up API keeps that long."""
+def events_purge(*, batch: int = 1000) -> int:
+    """Events past EVENT_RETENTION_DAYS go (with their deliveries), in short transactions of `batch`
+    events (a long one would hold back the numbering of new events): the catch-up API keeps that long."""
     cutoff = timezone.now() - timedelta(days=settings.EVENT_RETENTION_DAYS)
-    deleted, _ = Event.objects.filter(created_at__lt=cutoff).delete()
-    return deleted
+    purged = 0
+    while ids := list(Event.objects.filter(created_at__lt=cutoff).order_by("created_at").values_list("pk", flat=True)[:batch]):
+        with transaction.atomic():
+            DeliveryAttempt.objects.filter(delivery__event_id__in=ids).delete()
+            Delivery.objects.filter(event_id__in=ids).delete()
+            Event.objects.filter(pk__in=ids).delete()
+        purged += len(ids)
+    return purged
 
 
 def events_after(*, tenant: Tenant, after=None, limit: int = 20) -> tuple[list[Event], bool]:
@@ -364,7 +472,7 @@ def events_after(*, tenant: Tenant, after=None, limit: int = 20) -> tuple[list[E
     first: (at most `limit` events, whether there are more). 404 `event_not_found` for an unknown id."""
     from wallets.validation import parse_uuid
 
-    events_sequence()
+    events_sequence(wait=False)
     events = Event.objects.filter(tenant=tenant, position__isnull=False)
     if after is not None:
         parsed = parse_uuid(after)

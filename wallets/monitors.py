@@ -44,12 +44,17 @@ def monitors_evaluate(posted) -> None:
                 BalanceMonitor.objects.filter(pk=monitor.pk).update(armed=True)
 
 
+MAX_MONITORS_PER_WALLET = 10
+
+
 def monitor_create(*, wallet: Account, below) -> BalanceMonitor:
     """Watch a wallet (`below` zero or more, in the wallet's currency's decimals). Fires at once if the
-    available balance is already below."""
+    available balance is already below. At most MAX_MONITORS_PER_WALLET (409 `limit_reached`)."""
     amount = parse_amount(below, wallet.currency, field="below", allow_zero=True)
     with transaction.atomic():
-        locked = Account.objects.select_for_update().select_related("tenant").get(pk=wallet.pk)
+        locked = Account.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=wallet.pk)
+        if BalanceMonitor.objects.filter(account=locked).count() >= MAX_MONITORS_PER_WALLET:
+            raise DomainError(ErrorCode.LIMIT_REACHED, f"At most {MAX_MONITORS_PER_WALLET} monitors per wallet; delete one first.")
         available = locked.balance - locked.held_balance
         monitor = BalanceMonitor.objects.create(tenant=locked.tenant, account=locked, below=amount, armed=not available < amount)
         if not locked.monitored:

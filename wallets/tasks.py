@@ -31,6 +31,15 @@ def attempt_delivery(delivery_id: int) -> str:
     return delivery_attempt(delivery_id=delivery_id)
 
 
+@app.periodic(cron="* * * * *")
+@app.task(name="wallets.deliveries_due", queue="events")
+def deliveries_due(timestamp: int | None = None) -> int:
+    """Every minute: deliveries that are due with no job waiting (a job that failed) get one again."""
+    from wallets.events import deliveries_due as requeue
+
+    return requeue()
+
+
 @app.periodic(cron="7 * * * *")
 @app.task(name="wallets.purge_idempotency_keys", queue="maintenance")
 def purge_idempotency_keys(timestamp: int | None = None) -> int:

@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Receiver:
-    """Answers each POST with the next planned reply (a status code, or "hang": hold the request
-    until `release()`), then 200; keeps what it received."""
+    """Answers each POST with the next planned reply (a status code, a (status, body) pair, or
+    "hang": hold the request until `release()`), then 200; keeps what it received."""
 
     def __init__(self):
         self.plan: list = []
@@ -36,11 +36,12 @@ class Receiver:
                 if reply == "hang":
                     receiver.released.wait(120)
                     reply = 200
+                reply, answer = reply if isinstance(reply, tuple) else (reply, b"ok" if reply < 300 else b"receiver says no")
                 try:
                     self.send_response(reply)
                     self.send_header("Content-Type", "text/plain")
                     self.end_headers()
-                    self.wfile.write(b"ok" if reply < 300 else b"receiver says no")
+                    self.wfile.write(answer)
                 except OSError:
                     pass  # the caller gave up on us
 

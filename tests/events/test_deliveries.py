@@ -3,11 +3,13 @@ a refused connection, given up (and the endpoint disabled) after WEBHOOK_RETRY_H
 finance. Attempts are made here by calling the job's function; test_workers.py runs real workers."""
 import hashlib
 import hmac
+import ipaddress
 import json
 import socket
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from tests.events.helpers import as_json
@@ -33,6 +35,8 @@ def fan_out() -> list[Delivery]:
 
 
 def attempt(delivery: Delivery) -> str:
+    """The delivery's job, run when it is due (a retry's job runs at its scheduled time)."""
+    Delivery.objects.filter(pk=delivery.pk, next_attempt_at__gt=timezone.now()).update(next_attempt_at=timezone.now())
     return events.delivery_attempt(delivery_id=delivery.pk)
 
 
@@ -218,3 +222,69 @@ def user_wallet(user):
     from wallets.models import Account
 
     return Account.objects.get(user_id=user["id"])
+
+
+def test_send_again_starts_a_new_round_of_retries(webuddy_client, receiver, settings):
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 30
+    endpoint(webuddy_client, receiver.url)
+    receiver.plan = [500] * 6
+    funded_user(webuddy_client, 10)
+    [delivery] = fan_out()
+    for _ in range(4):
+        attempt(delivery)
+        delivery.refresh_from_db()
+    Delivery.objects.filter(pk=delivery.pk).update(status="failed", next_attempt_at=None)
+    delivery.refresh_from_db()
+
+    events.delivery_send_again(delivery=delivery)
+    assert attempt(delivery) == "pending"  # failed again, but the new round waits 30 s, not 30 * 2**4
+    delivery.refresh_from_db()
+    last = DeliveryAttempt.objects.filter(delivery=delivery).latest("attempted_at").attempted_at
+    assert round((delivery.next_attempt_at - last).total_seconds() / 30) == 1
+
+
+def test_a_second_run_of_an_attempt_that_is_not_due_does_nothing(webuddy_client, receiver):
+    endpoint(webuddy_client, receiver.url)
+    receiver.plan = [500]
+    funded_user(webuddy_client, 10)
+    [delivery] = fan_out()
+    assert attempt(delivery) == "pending"
+    # its retry is scheduled; the same job run twice must not send early
+    assert events.delivery_attempt(delivery_id=delivery.pk) == "not_due"
+    assert len(receiver.received) == 1
+
+
+def test_a_due_delivery_without_a_job_gets_one_again(webuddy_client, receiver):
+    endpoint(webuddy_client, receiver.url)
+    funded_user(webuddy_client, 10)
+    [delivery] = fan_out()
+    with connection.cursor() as cursor:  # its job was lost
+        cursor.execute("DELETE FROM procrastinate_jobs WHERE task_name = 'wallets.attempt_delivery'")
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=10))
+
+    assert events.deliveries_due() == 1
+    assert events.deliveries_due() == 0  # one job waiting is enough
+
+
+def test_what_the_receiver_answers_is_kept_even_with_nul_bytes(webuddy_client, receiver):
+    endpoint(webuddy_client, receiver.url)
+    receiver.plan = [(500, b"bad\x00news" + b"x" * 5000)]
+    funded_user(webuddy_client, 10)
+    [delivery] = fan_out()
+    assert attempt(delivery) == "pending"
+    kept = DeliveryAttempt.objects.get(delivery=delivery).response_body
+    assert kept.startswith("badnews") and len(kept) <= 1000
+
+
+def test_an_attempt_goes_to_the_address_that_was_vetted(webuddy_client, receiver, monkeypatch):
+    """The name is resolved once per attempt and the connection made to that address (the Host
+    header keeps the name), so a name that resolves elsewhere between check and connect changes nothing."""
+    port = receiver.server.server_port
+    endpoint(webuddy_client, f"http://hooks.wallet-test.invalid:{port}/in")
+    monkeypatch.setattr(events, "_resolve", lambda host, port: [ipaddress.ip_address("127.0.0.1")])
+    funded_user(webuddy_client, 10)
+    [delivery] = fan_out()
+
+    assert attempt(delivery) == "delivered"
+    assert receiver.received[0]["headers"]["Host"] == f"hooks.wallet-test.invalid:{port}"
+    assert receiver.received[0]["path"] == "/in"

@@ -54,7 +54,8 @@ def test_endpoints_belong_to_the_tenant_of_the_key(webuddy_client, tmr_key_clien
     assert webuddy_client.get(TMR).status_code == 403 and tmr_key_client.get(WEBUDDY).status_code == 403
 
 
-@pytest.mark.parametrize("events", [["kyc.verified"], ["payout.paid", "nope"], "payout.paid", [1], [None], {"a": 1}])
+@pytest.mark.parametrize("events", [["kyc.verified"], ["payout.paid", "nope"], "payout.paid", [1], [None], {"a": 1}, "", {},
+                                    False, 0])
 def test_unknown_or_other_apis_event_types_are_400(webuddy_client, events):
     response = webuddy_client.post(WEBUDDY, {"url": "https://a.example.com/", "events": events}, format="json")
     assert (response.status_code, response.json()["code"]) == (400, "validation_error")
@@ -71,6 +72,8 @@ def test_tmr_refuses_webuddy_types_with_422(tmr_key_client):
 @pytest.mark.parametrize("url", [
     None, 42, "", "hooks.example.com/x", "ftp://example.com/x", "https://", "https://user:pw@example.com/x",
     "https://exa mple.com/x", "https://example.com:99999/x", "https://bücher.example/x", "https://a.example.com/" + "x" * 600,
+    "https://[::1/", "https://[abc]/", "https://exa]mple.com/", "https://example.com\u0000x/", "https://exa\x7fmple.com/",
+    "https://example.com/\tx", ["https://a.example.com/"], {"url": "https://a.example.com/"},
 ])
 def test_bad_urls_are_400(webuddy_client, url):
     response = webuddy_client.post(WEBUDDY, {"url": url}, format="json")
@@ -87,7 +90,8 @@ def test_a_missing_url_is_400(webuddy_client, tmr_key_client):
 @pytest.mark.parametrize("url", [
     "https://127.0.0.1/x", "https://localhost/x", "https://10.1.2.3/x", "https://192.168.0.10/x", "https://172.16.5.4/x",
     "https://169.254.169.254/latest/meta-data", "https://[::1]/x", "https://[fe80::1]/x", "https://0.0.0.0/x",
-    "https://100.64.0.1/x", "https://[::ffff:127.0.0.1]/x",
+    "https://100.64.0.1/x", "https://[::ffff:127.0.0.1]/x", "https://[64:ff9b::7f00:1]/x", "https://[2002:7f00:1::]/x",
+    "https://[::127.0.0.1]/x", "https://[::ffff:a9fe:a9fe]/x",
 ])
 def test_private_loopback_and_link_local_addresses_are_refused(webuddy_client, settings, url):
     settings.WEBHOOK_ALLOW_PRIVATE = False
@@ -112,3 +116,13 @@ def test_deleting_an_endpoint_cancels_its_pending_deliveries(webuddy_client):
 
     webuddy_client.delete(f"{WEBUDDY}/{endpoint['id']}")
     assert set(Delivery.objects.filter(endpoint_id=endpoint["id"]).values_list("status", flat=True)) == {"cancelled"}
+
+
+def test_a_tenant_keeps_at_most_20_endpoints(webuddy_client):
+    for n in range(20):
+        assert webuddy_client.post(WEBUDDY, {"url": f"https://a.example.com/{n}"}, format="json").status_code == 201
+    refused = webuddy_client.post(WEBUDDY, {"url": "https://a.example.com/21"}, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (409, "limit_reached")
+    first = webuddy_client.get(WEBUDDY).json()["items"][0]["id"]
+    webuddy_client.delete(f"{WEBUDDY}/{first}")
+    assert webuddy_client.post(WEBUDDY, {"url": "https://a.example.com/21"}, format="json").status_code == 201

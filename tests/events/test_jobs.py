@@ -42,6 +42,7 @@ def test_the_periodic_jobs():
     crons = jobs.periodic_schedule()
     assert crons == {
         "wallets.dispatch_events": "* * * * * */5",
+        "wallets.deliveries_due": "* * * * *",
         "wallets.retry_stalled_jobs": "* * * * * */10",
         "wallets.purge_idempotency_keys": "7 * * * *",
         "wallets.purge_events": "17 3 * * *",
@@ -58,3 +59,27 @@ def test_the_periodic_jobs():
 ])
 def test_monthly_payouts_are_for_the_month_before(now, month):
     assert previous_month(now) == month
+
+
+def test_a_monthly_payout_job_fails_on_an_unexpected_error_so_it_is_retried(monkeypatch):
+    """The command reports the error on the expert's row and goes on; the job raises it, and
+    procrastinate retries it (running it again resumes the same payout)."""
+    from decimal import Decimal
+
+    from payouts import services as payout_services
+    from payouts.services import monthly_run
+    from payouts.tasks import monthly_payout
+    from tests.events.test_workers import experts_with_earnings
+    from wallets.models import Tenant
+
+    [expert] = experts_with_earnings(1, Decimal(50))
+
+    def broken(**kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(payout_services, "payout_request_monthly", broken)
+    month = previous_month()
+    assert [row["result"] for row in monthly_run(month=month)] == ["error"]
+    with pytest.raises(RuntimeError):
+        monthly_payout(tenant_id=Tenant.objects.get(code="webuddy").pk, expert_id=str(expert.pk), month=month)
+    assert monthly_payout.retry_strategy.max_attempts == 8

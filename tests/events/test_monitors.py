@@ -10,8 +10,8 @@ from tests.invariants import assert_ledger_invariants
 from tests.tmr.helpers import signed_in
 from tests.webuddy.helpers import create_user, funded_user, recharge
 from wallets.models import Account
-from wallets.services import postings
 from wallets.services import holds as hold_services
+from wallets.services import postings
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -141,3 +141,11 @@ def test_holds_alone_also_fire(webuddy_client):
         hold_services.hold_place(wallet=Account.objects.get(user_id=user["id"]), amount=D(50), reference_type="test",
                                  reference_id="t-1", description="held")
     assert [e.data["availableBalance"] for e in fired()] == [D("50.00")]
+
+
+def test_a_wallet_keeps_at_most_10_monitors(webuddy_client):
+    user = create_user(webuddy_client)
+    for n in range(10):
+        monitor(webuddy_client, user["id"], n)
+    refused = webuddy_client.post("/v1/wallet/monitors", {"userId": user["id"], "below": 11}, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (409, "limit_reached")

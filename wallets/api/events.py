@@ -55,7 +55,7 @@ class _EndpointsBase:
         data = EndpointIn(data=request.data)
         data.is_valid(raise_exception=True)
         endpoint, secret = events.endpoint_create(
-            tenant=request_tenant(request), url=data.validated_data["url"], events=data.validated_data["events"] or None,
+            tenant=request_tenant(request), url=data.validated_data["url"], events=data.validated_data["events"],
         )
         return Response(self.render_endpoint(endpoint, secret), status=status.HTTP_201_CREATED)
 
@@ -100,7 +100,7 @@ def _envelope_out(name: str, created: str, more: str):
     return inline_serializer(f"{name}Events", {"items": serializers.ListField(child=item), more: serializers.BooleanField()})
 
 
-ENDPOINT_ERRORS = (E.VALIDATION_ERROR, E.MALFORMED_JSON, *IDEMPOTENCY_ERRORS)
+ENDPOINT_ERRORS = (E.VALIDATION_ERROR, E.MALFORMED_JSON, E.LIMIT_REACHED, *IDEMPOTENCY_ERRORS)
 
 
 class WebuddyEndpointsView(_EndpointsBase, WebuddyView):
@@ -205,7 +205,7 @@ class MonitorsView(WebuddyView):
     @extend_schema(
         tags=WEBUDDY_TAGS, summary="Watch a wallet's available balance (fires at once if already below)",
         request=MonitorIn,
-        responses={201: MonitorOut, **error_responses(E.VALIDATION_ERROR, E.MALFORMED_JSON, E.USER_NOT_FOUND,
+        responses={201: MonitorOut, **error_responses(E.VALIDATION_ERROR, E.MALFORMED_JSON, E.USER_NOT_FOUND, E.LIMIT_REACHED,
                                                       *IDEMPOTENCY_ERRORS, dialect="webuddy")},
     )
     def post(self, request):
