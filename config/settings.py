@@ -4,6 +4,7 @@
 production. With `DEBUG` off the service refuses to start without `SECRET_KEY` and
 `FIELD_ENCRYPTION_KEY`.
 """
+import ipaddress
 import os
 from datetime import timedelta
 from decimal import Decimal
@@ -161,7 +162,7 @@ CSRF_COOKIE_SECURE = not DEBUG
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "wallets.api.auth.ApiKeyAuthentication",
-        "wallets.api.auth.CachedJWTAuthentication",
+        "wallets.api.auth.UserJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["wallets.api.rendering.DecimalJSONParser"],
@@ -197,8 +198,14 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
     "SIGNING_KEY": SECRET_KEY,
 }
-# API keys and JWT users are cached per process this long: revocation takes effect within it.
-AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 30)
+# Proxies in front of the service (addresses or networks, e.g. "10.0.0.0/8"): only when the peer is
+# one of them is X-Forwarded-For read for the client's address (login throttling, logs, /metrics).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an address or a network.") from None
 # Failed logins allowed per username and per client IP within the window, before 429.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)

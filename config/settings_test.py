@@ -10,8 +10,6 @@ from config.settings import *  # noqa: E402,F401,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; tests hold no secrets
 
-AUTH_CACHE_SECONDS = 0  # tests revoke keys and suspend users and expect it to take effect at once
-
 # Tests deliver events to receivers on this machine, over plain http.
 WEBHOOK_ALLOW_HTTP = True
 WEBHOOK_ALLOW_PRIVATE = True

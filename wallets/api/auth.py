@@ -2,10 +2,7 @@
 JWT. Missing or bad credentials are 401 `not_authenticated`; a valid caller outside its scope is 403
 `permission_denied`."""
 import hmac
-import threading
-import time
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from rest_framework import authentication, exceptions, permissions
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -35,41 +32,6 @@ class ApiClient:
         return f"api key {self.key.name}"
 
 
-class _TtlCache:
-    """A small per-process cache: a revoked key or deactivated user is refused at the latest
-    AUTH_CACHE_SECONDS later, and most requests skip a database round trip."""
-
-    def __init__(self, size: int = 4096):
-        self._data: dict = {}
-        self._lock = threading.Lock()
-        self._size = size
-
-    def get(self, key):
-        hit = self._data.get(key)
-        if hit is not None and hit[1] > time.monotonic():
-            return hit[0]
-        return None
-
-    def put(self, key, value):
-        with self._lock:
-            if len(self._data) >= self._size:
-                self._data.clear()
-            self._data[key] = (value, time.monotonic() + settings.AUTH_CACHE_SECONDS)
-
-    def clear(self):
-        with self._lock:
-            self._data.clear()
-
-
-_keys = _TtlCache()
-_users = _TtlCache()
-
-
-def clear_auth_caches() -> None:
-    _keys.clear()
-    _users.clear()
-
-
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")
@@ -80,11 +42,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         parts = raw.split("_", 2)
         if len(parts) != 3 or parts[0] != KEY_PREFIX:
             raise exceptions.AuthenticationFailed("The API key is malformed.")
-        key = _keys.get(parts[1])
-        if key is None:
-            key = ApiKey.objects.select_related("tenant").filter(prefix=parts[1], is_active=True).first()
-            if key is not None and settings.AUTH_CACHE_SECONDS:
-                _keys.put(parts[1], key)
+        # Read on every request (one indexed row): a revoked key stops working at once in every process.
+        key = ApiKey.objects.select_related("tenant").filter(prefix=parts[1], is_active=True).first()
         if key is None or not hmac.compare_digest(key.key_hash, hash_key(raw)):
             raise exceptions.AuthenticationFailed("The API key is not valid.")
         return ApiClient(key), key
@@ -93,23 +52,20 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return KEYWORD
 
 
-class CachedJWTAuthentication(JWTAuthentication):
-    """simplejwt's authentication, with the user row (and its tenant) cached for AUTH_CACHE_SECONDS."""
+class UserJWTAuthentication(JWTAuthentication):
+    """simplejwt's authentication, reading the user with its tenant in one query on every request, so
+    a deactivated user is refused at once in every process."""
 
     def get_user(self, validated_token):
         user_id = validated_token.get(jwt_settings.USER_ID_CLAIM)
         if user_id is None:
             raise exceptions.AuthenticationFailed("The token names no user.")
-        user = _users.get(user_id)
-        if user is None:
-            try:
-                user = self.user_model.objects.select_related("tenant").get(pk=user_id)
-            except (self.user_model.DoesNotExist, ValueError, ValidationError):
-                raise exceptions.AuthenticationFailed("The user of this token does not exist.") from None
-            if not user.is_active:
-                raise exceptions.AuthenticationFailed("The user of this token is inactive.")
-            if settings.AUTH_CACHE_SECONDS:
-                _users.put(user_id, user)
+        try:
+            user = self.user_model.objects.select_related("tenant").get(pk=user_id)
+        except (self.user_model.DoesNotExist, ValueError, ValidationError):
+            raise exceptions.AuthenticationFailed("The user of this token does not exist.") from None
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed("The user of this token is inactive.")
         return user
 
 

@@ -19,6 +19,7 @@ from wallets.errors import ErrorCode
 from wallets.events import event_renderer
 from wallets.models import Account, Entry, Escrow, Tenant
 from wallets.money import parse_amount
+from wallets.network import client_ip
 from wallets.selectors import wallet_history
 from wallets.services import accounts, postings, users
 from wallets.services.escrow import escrow_cancel, escrow_freeze, escrow_release
@@ -61,10 +62,6 @@ class AnonymousView(ApiView):
     permission_classes = []
     idempotent = False
     schema_auth: list = []
-
-
-def client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 class RegistrationByKey(permissions.BasePermission):

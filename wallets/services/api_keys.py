@@ -16,7 +16,7 @@ def api_key_create(*, name: str, tenant: Tenant) -> tuple[ApiKey, str]:
 
 def api_key_update(*, key: ApiKey, name: str, is_active: bool) -> ApiKey:
     """Rename or (de)activate a key; its scope and secret never change. A deactivated key stops
-    authenticating within AUTH_CACHE_SECONDS in every process."""
+    authenticating at once in every process (keys are read on every request)."""
     if not name or not name.strip():
         raise invalid("name", "A name is required.")
     ApiKey.objects.filter(pk=key.pk).update(name=name.strip()[:100], is_active=is_active)
