@@ -34,6 +34,7 @@ def django_env(**extra) -> dict:
         LOG_LEVEL="WARNING",
         DB_CONN_MAX_AGE="600",
         LOGIN_FAILURE_LIMIT="1000000",
+        SECURE_SSL_REDIRECT="0",  # wrk speaks plain http to the server; production sits behind https
     )
     env.update(extra)
     return env

@@ -11,7 +11,7 @@ from wallets.api import events as wallets_events
 from wallets.api import tmr as wallets_tmr
 from wallets.api import webhooks as wallets_webhooks
 from wallets.api import webuddy as wallets_webuddy
-from wallets.api.health import healthz
+from wallets.api.health import healthz, metrics, readyz
 
 webuddy = [
     path("users", wallets_webuddy.UsersView.as_view()),
@@ -57,6 +57,8 @@ tmr = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("v1/", include(webuddy)),
     path("api/v1/", include(tmr)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -4,7 +4,7 @@ import re
 from django.db import IntegrityError, transaction
 
 from experts.models import BankDetail, ExpertProfile
-from wallets.crypto import encrypt, keyed_hash
+from wallets.crypto import encrypt, keyed_hash, keyed_hashes
 from wallets.errors import DomainError, ErrorCode
 from wallets.events import event_emit
 from wallets.models import User
@@ -37,11 +37,13 @@ def bank_detail_add(
     if not IFSC.fullmatch(ifsc_code):
         raise invalid("ifscCode", "Must be an IFSC code like HDFC0001234 (4 letters, 0, 6 letters or digits).")
     digest = keyed_hash(account_number, purpose="bank-account")
+    # During a key rotation an older row may still carry its hash under the previous key.
+    digests = keyed_hashes(account_number, purpose="bank-account")
     try:
         with transaction.atomic():
             # The expert's row lock makes "the first one is primary" exact under concurrency.
             User.objects.select_for_update().filter(pk=expert.pk).first()
-            if BankDetail.objects.filter(expert=expert, account_number_hash=digest).exists():
+            if BankDetail.objects.filter(expert=expert, account_number_hash__in=digests).exists():
                 raise DomainError(ErrorCode.BANK_ACCOUNT_EXISTS, "This bank account is already registered for the expert.")
             bank = BankDetail.objects.create(
                 expert=expert,

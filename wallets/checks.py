@@ -21,3 +21,13 @@ def payments_configured(app_configs=None, **kwargs):
         )
         for name in missing
     ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def back_office_second_factor(app_configs=None, **kwargs):
+    if settings.ADMIN_OTP_REQUIRED:
+        return []
+    return [checks.Warning(
+        "ADMIN_OTP_REQUIRED is off: staff who can move money sign in to the back office with a password alone.",
+        hint="Unset ADMIN_OTP_REQUIRED (it is on whenever DEBUG is off).", id="wallets.W001",
+    )]

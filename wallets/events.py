@@ -34,6 +34,7 @@ from django.utils import timezone
 from wallets import jobs
 from wallets.crypto import decrypt, encrypt
 from wallets.errors import DomainError, ErrorCode
+from wallets.metrics import DELIVERIES
 from wallets.models import Delivery, DeliveryAttempt, Event, Tenant, WebhookEndpoint
 from wallets.recovery import no_transaction_open
 from wallets.validation import invalid
@@ -434,6 +435,8 @@ def delivery_attempt(*, delivery_id: int) -> str:
                 locked.next_attempt_at = timezone.now() + timedelta(seconds=wait)
                 _defer_attempt(locked.pk, wait=wait)
         locked.save(update_fields=["attempts", "last_status_code", "last_error", "status", "delivered_at", "next_attempt_at"])
+    result = {Delivery.Status.DELIVERED: "delivered", Delivery.Status.FAILED: "gave_up"}.get(locked.status, "failed")
+    transaction.on_commit(lambda: DELIVERIES.labels(result).inc())
     return locked.status
 
 

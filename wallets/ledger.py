@@ -21,6 +21,7 @@ from django.utils import timezone
 from uuid6 import uuid7
 
 from wallets.errors import DomainError, ErrorCode
+from wallets.metrics import posting_committed
 from wallets.models import Account, Entry, JournalTransaction
 from wallets.money import CURRENCIES, currency_exponent, decimal_places
 
@@ -175,6 +176,7 @@ def post(
         "created_by": created_by,
     }
     posted = _post_function(header, legs) if _engine() == "function" else _post_python(header, legs)
+    posting_committed(kind)
     if posted.monitored:
         from wallets.monitors import monitors_evaluate
 

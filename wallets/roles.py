@@ -41,6 +41,22 @@ FINANCE_PERMISSIONS = frozenset(
 )
 
 
+# The permissions that move money, or hand out what moves it (API keys): holding any of them (or being
+# a superuser) needs a second factor in the back office (wallets.admin_site).
+MONEY_PERMISSIONS = frozenset(
+    {
+        ("wallets", "suspend_account"),
+        ("wallets", "adjust_account"),
+        ("wallets", "add_apikey"),
+        ("wallets", "change_apikey"),
+        ("kyc", "review_kycsubmission"),
+        ("payouts", "retry_payout"),
+        ("payouts", "cancel_payout"),
+        ("payouts", "run_monthly_payouts"),
+    }
+)
+
+
 def finance_group_sync(apps=global_apps):
     """Create the `Finance` group (and any missing permission rows) and give it exactly
     FINANCE_PERMISSIONS. Idempotent; `apps` is a migration's historical registry or the live one."""

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from wallets.api.rendering import PayloadTooLarge
 from wallets.errors import DomainError, ErrorCode
+from wallets.metrics import REFUSALS
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def _summary(fields: dict[str, list[str]]) -> str:
 
 def error_body(code: ErrorCode | str, message: str, fields=None) -> dict:
     body = {"code": ErrorCode(code).value if isinstance(code, ErrorCode) else code, "message": message}
+    REFUSALS.labels(body["code"]).inc()
     if fields:
         body["fields"] = fields
     return body

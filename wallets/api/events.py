@@ -104,6 +104,8 @@ ENDPOINT_ERRORS = (E.VALIDATION_ERROR, E.MALFORMED_JSON, E.LIMIT_REACHED, *IDEMP
 
 
 class WebuddyEndpointsView(_EndpointsBase, WebuddyView):
+    response_has_secret = True  # its idempotent replay is stored encrypted
+
     @extend_schema(
         tags=WEBUDDY_TAGS, summary="Receive events at a URL (the signing secret is shown once)", request=EndpointIn,
         responses={201: WebuddyEndpointCreatedOut, **error_responses(*ENDPOINT_ERRORS, dialect="webuddy")},
@@ -137,6 +139,7 @@ class WebuddyEventsView(_EndpointsBase, WebuddyView):
 
 
 class TmrEndpointsView(_EndpointsBase, TmrKeyView):
+    response_has_secret = True  # its idempotent replay is stored encrypted
     created = "created_at"
     has_more = "has_more"
 

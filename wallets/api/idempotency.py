@@ -28,6 +28,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 
 from wallets.api.auth import principal_id
+from wallets.crypto import decrypt, encrypt
 from wallets.errors import DomainError, ErrorCode
 from wallets.models import IdempotencyRecord
 from wallets.money import canonical_decimal
@@ -102,8 +103,23 @@ def _lease_end():
     return timezone.now() + timedelta(seconds=settings.IDEMPOTENCY_LEASE_SECONDS)
 
 
+# A stored response that carries a secret (a webhook endpoint's signing secret, shown once) is kept
+# encrypted: `enc:` and the token (a JSON body never starts with it). rotate_encryption_key covers it.
+SEALED = "enc:"
+
+
+def _body_kept(view, response) -> str:
+    body = response.content.decode("utf-8")
+    return SEALED + encrypt(body) if getattr(view, "response_has_secret", False) else body
+
+
+def _body_replayed(stored: str) -> str:
+    return decrypt(stored[len(SEALED):]) if stored.startswith(SEALED) else stored
+
+
 def _replay(record: IdempotencyRecord) -> HttpResponse:
-    response = HttpResponse(record.response_body, status=record.response_status, content_type="application/json")
+    response = HttpResponse(_body_replayed(record.response_body), status=record.response_status,
+                            content_type="application/json")
     response[REPLAY_HEADER] = "true"
     return response
 
@@ -145,10 +161,10 @@ def _claim(*, client: str, key: str, fingerprint: str, request) -> RecordRecover
         return RecordRecovery(record.pk, token, record.recovery_point, dict(record.recovery_data))
 
 
-def _store(recovery: RecordRecovery, response) -> None:
+def _store(view, recovery: RecordRecovery, response) -> None:
     """The response for replay, if this run still holds the record (in the caller's transaction, if any)."""
     updated = IdempotencyRecord.objects.filter(pk=recovery.record_id, lease_token=recovery.token).update(
-        response_status=response.status_code, response_body=response.content.decode("utf-8"),
+        response_status=response.status_code, response_body=_body_kept(view, response),
         recovery_point="finished", lease_token=None, locked_until=None,
     )
     if not updated:
@@ -207,7 +223,7 @@ def _run_in_one_transaction(view, request, recovery: RecordRecovery, call):
         if response.status_code >= 500:
             transaction.set_rollback(True)
         else:
-            _store(recovery, response)
+            _store(view, recovery, response)
     return response
 
 
@@ -224,7 +240,7 @@ def _run_in_phases(view, request, recovery: RecordRecovery, call):
     response = _rendered(view, request, response)
     if response.status_code < 500:
         with transaction.atomic():
-            _store(recovery, response)
+            _store(view, recovery, response)
     return response
 
 

@@ -23,6 +23,7 @@ from wallets.gateways import (
     from_minor_units,
     minor_units,
 )
+from wallets.metrics import gateway_call
 
 # RazorpayX payout statuses: what each means for our payout.
 PAYOUT_STATUSES = {
@@ -85,15 +86,20 @@ class RazorpayGateway:
         )
 
     def _sdk(self, call, *args, **kwargs):
-        try:
-            return call(*args, timeout=self.timeout, **kwargs)
-        except razorpay.errors.BadRequestError as exc:
-            raise GatewayRefused(str(exc)) from exc
-        except (razorpay.errors.ServerError, razorpay.errors.GatewayError, requests.RequestException, ValueError) as exc:
-            raise GatewayUnavailable(str(exc) or type(exc).__name__) from exc
+        with gateway_call("razorpay", getattr(call, "__qualname__", "call")):
+            try:
+                return call(*args, timeout=self.timeout, **kwargs)
+            except razorpay.errors.BadRequestError as exc:
+                raise GatewayRefused(str(exc)) from exc
+            except (razorpay.errors.ServerError, razorpay.errors.GatewayError, requests.RequestException, ValueError) as exc:
+                raise GatewayUnavailable(str(exc) or type(exc).__name__) from exc
 
-    def _x(self, method: str, path: str, *, json=None, headers=None) -> dict:
-        """A RazorpayX call over HTTP."""
+    def _x(self, operation: str, method: str, path: str, *, json=None, headers=None) -> dict:
+        """A RazorpayX call over HTTP (`operation` names it in the metrics)."""
+        with gateway_call("razorpayx", operation):
+            return self._x_call(method, path, json=json, headers=headers)
+
+    def _x_call(self, method: str, path: str, *, json=None, headers=None) -> dict:
         try:
             response = requests.request(
                 method, f"{settings.RAZORPAY_API_BASE}{path}", json=json, headers=headers or {},
@@ -148,11 +154,11 @@ class RazorpayGateway:
             return destination
         contact_id = destination.razorpay_contact_id
         if not contact_id:
-            contact = self._x("POST", "/v1/contacts", json={
+            contact = self._x("contacts.create", "POST", "/v1/contacts", json={
                 "name": destination.account_holder_name, "type": "vendor", "reference_id": destination.expert_id,
             })
             contact_id = contact["id"]
-        fund_account = self._x("POST", "/v1/fund_accounts", json={
+        fund_account = self._x("fund_accounts.create", "POST", "/v1/fund_accounts", json={
             "contact_id": contact_id,
             "account_type": "bank_account",
             "bank_account": {
@@ -170,7 +176,7 @@ class RazorpayGateway:
     def create_payout(self, *, reference, amount, currency, destination, idempotency_key) -> GatewayPayout:
         """A RazorpayX payout, keyed by `X-Payout-Idempotency`; GatewayRefused if RazorpayX refuses it."""
         mode = "IMPS" if amount <= settings.PAYOUT_IMPS_LIMIT else "NEFT"
-        entity = self._x("POST", "/v1/payouts", json={
+        entity = self._x("payouts.create", "POST", "/v1/payouts", json={
             "account_number": settings.RAZORPAYX_ACCOUNT_NUMBER,
             "fund_account_id": destination.razorpay_fund_account_id,
             "amount": minor_units(amount, currency),
@@ -185,9 +191,9 @@ class RazorpayGateway:
 
     def find_payout(self, reference: str) -> GatewayPayout | None:
         """The payout made for our reference (our payout id), if RazorpayX has one."""
-        found = self._x("GET", f"/v1/payouts?account_number={settings.RAZORPAYX_ACCOUNT_NUMBER}&reference_id={reference}")
+        found = self._x("payouts.find", "GET", f"/v1/payouts?account_number={settings.RAZORPAYX_ACCOUNT_NUMBER}&reference_id={reference}")
         items = found.get("items") or []
         return payout_answer(items[0]) if items else None
 
     def fetch_payout(self, provider_payout_id: str) -> GatewayPayout:
-        return payout_answer(self._x("GET", f"/v1/payouts/{provider_payout_id}"))
+        return payout_answer(self._x("payouts.fetch", "GET", f"/v1/payouts/{provider_payout_id}"))

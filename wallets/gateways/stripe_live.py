@@ -20,6 +20,7 @@ from wallets.gateways import (
     from_minor_units,
     minor_units,
 )
+from wallets.metrics import gateway_call
 
 WEBHOOK_TOLERANCE_SECONDS = 300
 
@@ -69,14 +70,15 @@ class StripeGateway:
 
     @staticmethod
     def _call(call, *args, **kwargs):
-        try:
-            return call(*args, **kwargs)
-        except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
-            raise GatewayUnavailable(str(exc)) from exc
-        except stripe.StripeError as exc:
-            if exc.http_status is None or exc.http_status >= 500:
+        with gateway_call("stripe", getattr(call, "__qualname__", "call")):
+            try:
+                return call(*args, **kwargs)
+            except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
                 raise GatewayUnavailable(str(exc)) from exc
-            raise GatewayRefused(exc.user_message or str(exc)) from exc
+            except stripe.StripeError as exc:
+                if exc.http_status is None or exc.http_status >= 500:
+                    raise GatewayUnavailable(str(exc)) from exc
+                raise GatewayRefused(exc.user_message or str(exc)) from exc
 
     def create_order(self, *, reference, amount, currency, idempotency_key, metadata=None) -> GatewayOrder:
         intent = self._call(

@@ -1,0 +1,51 @@
+"""Every request gets an id (`X-Request-Id`: the caller's, when it is a sane token, or a new one),
+returned in the response and carried by every log line written while it runs; its duration is
+recorded by endpoint for /metrics and, with ACCESS_LOG on, in one log line."""
+import logging
+import re
+import time
+import uuid
+
+from django.conf import settings
+
+from wallets.logs import request_id
+from wallets.metrics import REQUESTS
+from wallets.network import client_ip
+
+HEADER = "X-Request-Id"
+ACCEPTED = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+access = logging.getLogger("wallet.access")
+
+
+def endpoint_of(request) -> str:
+    """The URL pattern that served the request (`v1/sessions/<str:session_id>`): a few dozen values,
+    never the ids themselves."""
+    match = getattr(request, "resolver_match", None)
+    return match.route if match is not None and match.route else "unmatched"
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        given = request.META.get("HTTP_X_REQUEST_ID", "")
+        rid = given if ACCEPTED.fullmatch(given) else uuid.uuid4().hex
+        request.request_id = rid
+        # Set for the rest of this request in this thread; not reset at the end, so that Django's own
+        # lines written after the middleware has answered (a 4xx or 5xx) still carry it.
+        request_id.set(rid)
+        began = time.perf_counter()
+        response = self.get_response(request)
+        response[HEADER] = rid
+        elapsed = time.perf_counter() - began
+        endpoint = endpoint_of(request)
+        REQUESTS.labels(endpoint, request.method, f"{response.status_code // 100}xx").observe(elapsed)
+        if settings.ACCESS_LOG:
+            access.info(
+                "%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed * 1000,
+                extra={"method": request.method, "path": request.path, "endpoint": endpoint,
+                       "status": response.status_code, "duration_ms": round(elapsed * 1000, 1),
+                       "client_ip": client_ip(request)},
+            )
+        return response
