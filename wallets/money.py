@@ -74,7 +74,7 @@ def parse_amount(value, currency: str, *, field: str = "amount", allow_zero: boo
         raise invalid(field, "Must be a number.") from None
     if not amount.is_finite():
         raise invalid(field, "Must be a finite number.")
-    if amount < 0 or (amount == 0 and not allow_zero):
+    if amount.is_signed() or (amount == 0 and not allow_zero):  # -0 too: a sign says negative
         raise invalid(field, "Must be greater than 0." if not allow_zero else "Must not be negative.")
     if amount > MAX_AMOUNT:
         raise invalid(field, f"Must not exceed {MAX_AMOUNT:,}.")

@@ -8,6 +8,7 @@ from experts.selectors import bank_details_of, expert_find
 from experts.services import bank_detail_add
 from wallets.api.auth import request_tenant
 from wallets.api.base import WebuddyView
+from wallets.api.fields import InputSerializer
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
 from wallets.errors import ErrorCode
 from wallets.events import event_renderer
@@ -37,7 +38,7 @@ class BankDetailOut(serializers.Serializer):
     createdAt = serializers.DateTimeField(source="created_at")
 
 
-class BankDetailIn(serializers.Serializer):
+class BankDetailIn(InputSerializer):
     expertId = serializers.CharField()
     bankName = serializers.CharField(max_length=100)
     accountNumber = serializers.CharField(help_text="9 to 18 digits.")

@@ -7,6 +7,7 @@ from kyc.models import KycSubmission
 from kyc.selectors import kyc_latest
 from kyc.services import kyc_submit
 from wallets.api.base import UserView
+from wallets.api.fields import InputSerializer
 from wallets.api.schema import IDEMPOTENCY_ERRORS, tmr_errors
 from wallets.errors import ErrorCode as E
 from wallets.events import event_renderer
@@ -25,7 +26,7 @@ class KycOut(serializers.Serializer):
     verified_at = serializers.DateTimeField(allow_null=True)
 
 
-class KycIn(serializers.Serializer):
+class KycIn(InputSerializer):
     full_name = serializers.CharField(max_length=200)
     id_type = serializers.ChoiceField(choices=KycSubmission.IdType.values)
     id_number = serializers.RegexField(r"^[A-Za-z0-9 -]{4,40}\Z", help_text="4 to 40 letters or digits.")

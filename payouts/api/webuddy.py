@@ -8,7 +8,7 @@ from payouts.models import Payout
 from payouts.selectors import payout_find
 from wallets.api.auth import request_tenant
 from wallets.api.base import WebuddyView
-from wallets.api.fields import AmountField
+from wallets.api.fields import AmountField, InputSerializer
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
 from wallets.errors import ErrorCode
 from wallets.events import event_renderer
@@ -47,14 +47,14 @@ class SkippedOut(serializers.Serializer):
     amount = AmountField()
 
 
-class ManualIn(serializers.Serializer):
+class ManualIn(InputSerializer):
     expertId = serializers.CharField()
     amount = AmountField()
     bankAccount = serializers.CharField(help_text="The id of one of the expert's bank details.")
     paymentMethod = serializers.ChoiceField(choices=list(METHODS))
 
 
-class MonthlyIn(serializers.Serializer):
+class MonthlyIn(InputSerializer):
     expertId = serializers.CharField()
     month = serializers.CharField(help_text="YYYY-MM; the month must have ended.")
     payoutThreshold = AmountField(required=False, help_text="Pay only if the amount is at least this.")

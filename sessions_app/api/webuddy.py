@@ -8,7 +8,7 @@ from sessions_app.models import ConsultationSession
 from sessions_app.selectors import session_find
 from wallets.api.auth import request_tenant
 from wallets.api.base import WebuddyView
-from wallets.api.fields import AmountField
+from wallets.api.fields import AmountField, InputSerializer
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
 from wallets.errors import ErrorCode
 from wallets.events import event_renderer
@@ -36,19 +36,19 @@ class SessionOut(serializers.Serializer):
     endedAt = serializers.DateTimeField(source="ended_at", allow_null=True)
 
 
-class StartIn(serializers.Serializer):
+class StartIn(InputSerializer):
     userId = serializers.CharField()
     expertId = serializers.CharField()
     sessionFee = AmountField()
 
 
-class AdjustIn(serializers.Serializer):
+class AdjustIn(InputSerializer):
     sessionId = serializers.CharField()
     adjustedFee = AmountField()
     deferFee = serializers.BooleanField(required=False, default=False)
 
 
-class EndIn(serializers.Serializer):
+class EndIn(InputSerializer):
     sessionId = serializers.CharField()
     expertId = serializers.CharField()
     actualFee = AmountField()

@@ -8,6 +8,7 @@ pytestmark = pytest.mark.django_db
 
 
 def add(client, expert_id, number="123456789012", ifsc="HDFC0001234", **extra):
+    headers = {name: extra.pop(name) for name in list(extra) if name.startswith("HTTP_")}  # headers, not fields
     body = {
         "expertId": expert_id,
         "bankName": "HDFC Bank",
@@ -16,7 +17,7 @@ def add(client, expert_id, number="123456789012", ifsc="HDFC0001234", **extra):
         "accountHolderName": "Ravi Kumar",
         **extra,
     }
-    return client.post("/v1/experts/bank-details", body, format="json")
+    return client.post("/v1/experts/bank-details", body, format="json", **headers)
 
 
 def test_add_bank_detail_masks_and_encrypts_the_account_number(webuddy_client):

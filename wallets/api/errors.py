@@ -9,9 +9,10 @@ import math
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from wallets.api.rendering import PayloadTooLarge
+from wallets.api.rendering import DecimalJSONRenderer, PayloadTooLarge
 from wallets.errors import DomainError, ErrorCode
 from wallets.metrics import REFUSALS
 
@@ -61,7 +62,27 @@ def error_body(code: ErrorCode | str, message: str, fields=None) -> dict:
     return body
 
 
+def _credentials_message(detail) -> str:
+    """A sentence for a refused credential: simplejwt puts a dict (its reason per token class) there."""
+    if not isinstance(detail, dict):
+        return str(detail)
+    reasons = [m["message"] for m in detail.get("messages", []) if isinstance(m, dict) and m.get("message")]
+    reason = str(reasons[0] if reasons else detail.get("detail", "")) or "The credentials are not valid"
+    return reason if reason.endswith(".") else f"{reason}."
+
+
 def exception_handler(exc, context):
+    response = _exception_response(exc, context)
+    request = context.get("request")
+    if response is not None and request is not None and not isinstance(
+        getattr(request, "accepted_renderer", None), JSONRenderer
+    ):
+        # Views that answer HTML or YAML (the API docs and schema) still refuse in the JSON envelope.
+        request.accepted_renderer, request.accepted_media_type = DecimalJSONRenderer(), "application/json"
+    return response
+
+
+def _exception_response(exc, context):
     request = context.get("request")
     headers = {}
     if isinstance(exc, DomainError):
@@ -75,7 +96,7 @@ def exception_handler(exc, context):
         return Response(error_body(ErrorCode.MALFORMED_JSON, str(exc.detail)), status=validation_status(request))
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         return Response(
-            error_body(ErrorCode.NOT_AUTHENTICATED, str(exc.detail)),
+            error_body(ErrorCode.NOT_AUTHENTICATED, _credentials_message(exc.detail)),
             status=401,
             headers={"WWW-Authenticate": 'Api-Key, Bearer realm="api"'},
         )

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from wallets import events, monitors, selectors
 from wallets.api.auth import request_tenant
 from wallets.api.base import TmrKeyView, WebuddyView
-from wallets.api.fields import AmountField, QueryIntegerField
+from wallets.api.fields import AmountField, InputSerializer, QueryIntegerField, QuerySerializer
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
 from wallets.errors import ErrorCode as E
 from wallets.models import WebhookEndpoint
@@ -18,7 +18,7 @@ WEBUDDY_TAGS = ["WeBuddy: events"]
 TMR_TAGS = ["TMR Land: events (orders service)"]
 
 
-class EndpointIn(serializers.Serializer):
+class EndpointIn(InputSerializer):
     url = serializers.JSONField(help_text="https (http only where WEBHOOK_ALLOW_HTTP=1), on a public address.")
     events = serializers.JSONField(
         required=False, default=None,
@@ -75,7 +75,7 @@ class _EndpointsBase:
         return Response({"items": [events.envelope(e) for e in found], self.has_more: more})
 
 
-class EventsQuery(serializers.Serializer):
+class EventsQuery(QuerySerializer):
     after = serializers.CharField(required=False, help_text="An event id: the events after it (else from the oldest kept).")
     limit = QueryIntegerField(required=False, default=20, min_value=1, max_value=100)
 
@@ -183,7 +183,7 @@ class TmrEventsView(_EndpointsBase, TmrKeyView):
 # Low-balance monitors (WeBuddy)
 
 
-class MonitorIn(serializers.Serializer):
+class MonitorIn(InputSerializer):
     userId = serializers.CharField()
     below = AmountField(help_text="Zero or more; `wallet.balance_low` when the available balance crosses below it.")
 
@@ -200,7 +200,7 @@ class MonitorOut(serializers.Serializer):
         return super().to_representation(instance)
 
 
-class MonitorsQuery(serializers.Serializer):
+class MonitorsQuery(QuerySerializer):
     userId = serializers.CharField(required=False)
 
 
@@ -223,7 +223,7 @@ class MonitorsView(WebuddyView):
     @extend_schema(
         tags=WEBUDDY_TAGS, summary="Low-balance monitors (of one user, with userId)", parameters=[MonitorsQuery],
         responses={200: inline_serializer("Monitors", {"items": MonitorOut(many=True)}),
-                   **error_responses(E.USER_NOT_FOUND, dialect="webuddy")},
+                   **error_responses(E.VALIDATION_ERROR, E.USER_NOT_FOUND, dialect="webuddy")},
     )
     def get(self, request):
         query = MonitorsQuery(data=request.query_params)

@@ -1,4 +1,6 @@
-"""Serializer fields shared by both dialects."""
+"""Serializer fields, and the request-body and query-string serializers, shared by both dialects."""
+import unicodedata
+from collections.abc import Mapping
 from decimal import Decimal
 
 from drf_spectacular.types import OpenApiTypes
@@ -54,6 +56,53 @@ class QueryIntegerField(serializers.IntegerField):
         if value is None:
             self.fail("invalid")
         return value
+
+
+def _json_type_problem(field: serializers.Field, value) -> str | None:
+    """Why `value` is not of the JSON type `field` reads (DRF would turn 10 into "10" and "yes" into
+    true), or None."""
+    if value is None:
+        return None  # the field's own `allow_null` decides
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Must be true or false."
+    if isinstance(field, (serializers.CharField, serializers.ChoiceField)):
+        if not isinstance(value, str):
+            return "Must be a string."
+        if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+            return "Must not contain control characters."
+    return None
+
+
+class InputSerializer(serializers.Serializer):
+    """A JSON request body: an object with only the declared fields, each of its own JSON type (no
+    `"10"` for 10, no `10` for `"10"`, no `"yes"` for true), its text free of control characters."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            errors = {str(name): ["Unknown field."] for name in data if name not in self.fields}
+            for name, field in self.fields.items():
+                problem = _json_type_problem(field, data[name]) if name in data else None
+                if problem:
+                    errors[name] = [problem]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+def refuse_blank(params, names) -> None:
+    """A query parameter that is present has a value: DRF and django-filter would read `?x=` as if `x`
+    were not sent (a filter silently dropped, a default silently used)."""
+    blank = {name: ["May not be blank."] for name in names if params.get(name) == ""}
+    if blank:
+        raise serializers.ValidationError(blank)
+
+
+class QuerySerializer(serializers.Serializer):
+    """The parameters of a query string (each one, when present, not blank)."""
+
+    def to_internal_value(self, data):
+        refuse_blank(data, self.fields)
+        return super().to_internal_value(data)
 
 
 @extend_schema_field(OpenApiTypes.UUID)

@@ -23,9 +23,26 @@ class PayloadTooLarge(APIException):
     default_code = "payload_too_large"
 
 
+def json_object(pairs: list) -> dict:
+    """A JSON object whose keys are unique: with a key twice, which value counts would depend on
+    the parser (here the last, elsewhere the first), so such a body is refused."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"the key {twice!r} appears more than once")
+    return obj
+
+
+def json_int(text: str):
+    """An integer as written; `-0` stays a negative zero (a Decimal), for the amount rules to see."""
+    return Decimal(text) if text == "-0" else int(text)
+
+
 class DecimalJSONParser(JSONParser):
     """Parses JSON numbers with a fraction into Decimal; NaN/Infinity arrive as Decimal too, so the
-    amount validation refuses them with a field error instead of a parse error."""
+    amount validation refuses them with a field error instead of a parse error. An object with a
+    key twice is not valid JSON here."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
@@ -35,7 +52,10 @@ class DecimalJSONParser(JSONParser):
         if len(raw) > limit:
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
         try:
-            parsed = json.loads(raw.decode(encoding), parse_float=Decimal, parse_constant=Decimal)
+            parsed = json.loads(
+                raw.decode(encoding), parse_float=Decimal, parse_int=json_int, parse_constant=Decimal,
+                object_pairs_hook=json_object,
+            )
         except RecursionError:
             raise ParseError(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.") from None
         except (ValueError, UnicodeDecodeError) as exc:

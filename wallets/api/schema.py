@@ -2,11 +2,14 @@
 API-key security scheme, and the error envelope with each endpoint's error codes."""
 from collections import defaultdict
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import force_instance
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
+from wallets.api.fields import InputSerializer
 from wallets.api.idempotency import HEADER, METHODS
 from wallets.errors import DEFAULT_STATUS, ErrorCode
 
@@ -28,8 +31,16 @@ class AutoSchema(SpectacularAutoSchema):
     def get_auth(self):
         # Views may name the one credential they are meant for (both are accepted, so that a
         # credential of the wrong kind gets 403 rather than 401).
+        # The parent also registers the security schemes the requirements refer to: always run it.
+        found = super().get_auth()
         declared = getattr(self.view, "schema_auth", None)
-        return declared if declared is not None else super().get_auth()
+        return declared if declared is not None else found
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(force_instance(serializer), InputSerializer):
+            schema["additionalProperties"] = False  # an unknown field is refused, not ignored
+        return schema
 
     def get_override_parameters(self):
         parameters = list(super().get_override_parameters())
@@ -49,6 +60,14 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Api-Key <key>`; scope `webuddy` for /v1, scope `tmr` for escrow calls.",
         }
+
+
+class UserJwtScheme(SimpleJWTScheme):
+    """simplejwt's `jwtAuth` bearer scheme, for our subclass of its authentication as well."""
+
+    target_class = "rest_framework_simplejwt.authentication.JWTAuthentication"
+    match_subclasses = True
+    priority = 1
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -12,7 +12,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from wallets import selectors
 from wallets.api.auth import ApiKeyAuthentication, is_end_user, request_tenant
 from wallets.api.base import ApiView, TmrKeyView, UserView
-from wallets.api.fields import AmountField, IdField, QueryIntegerField
+from wallets.api.fields import AmountField, IdField, InputSerializer, QueryIntegerField, QuerySerializer
 from wallets.api.filters import ENTRY_TYPES
 from wallets.api.schema import IDEMPOTENCY_ERRORS, tmr_errors
 from wallets.errors import ErrorCode
@@ -33,7 +33,7 @@ TYPES = ENTRY_TYPES
 # Auth
 
 
-class CredentialsIn(serializers.Serializer):
+class CredentialsIn(InputSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=128, style={"input_type": "password"})
 
@@ -48,7 +48,7 @@ class TokensOut(serializers.Serializer):
     refresh = serializers.CharField()
 
 
-class RefreshIn(serializers.Serializer):
+class RefreshIn(InputSerializer):
     refresh = serializers.CharField()
 
 
@@ -160,11 +160,11 @@ class WalletOut(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class CurrencyQuery(serializers.Serializer):
+class CurrencyQuery(QuerySerializer):
     currency = serializers.ChoiceField(choices=CURRENCIES, required=False, default="USD")
 
 
-class MoneyIn(serializers.Serializer):
+class MoneyIn(InputSerializer):
     amount = AmountField(help_text="Greater than 0; at most 2 decimals for USD, 6 for USDC.")
     currency = serializers.ChoiceField(choices=CURRENCIES, required=False, default="USD")
 
@@ -255,7 +255,7 @@ class TransactionsOut(serializers.Serializer):
     total = serializers.IntegerField()
 
 
-class TransactionsQuery(serializers.Serializer):
+class TransactionsQuery(QuerySerializer):
     offset = QueryIntegerField(required=False, default=0, min_value=0)
     limit = QueryIntegerField(required=False, default=20, min_value=1, max_value=100)
     type = serializers.ChoiceField(choices=TYPES, required=False)
@@ -300,12 +300,12 @@ class FreezeIn(MoneyIn):
     order_id = serializers.CharField(max_length=64)
 
 
-class ReleaseIn(serializers.Serializer):
+class ReleaseIn(InputSerializer):
     order_id = serializers.CharField(max_length=64)
     payee_id = IdField()
 
 
-class CancelIn(serializers.Serializer):
+class CancelIn(InputSerializer):
     order_id = serializers.CharField(max_length=64)
 
 

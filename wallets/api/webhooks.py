@@ -12,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from wallets.api.base import ApiView
-from wallets.api.rendering import PayloadTooLarge
+from wallets.api.rendering import PayloadTooLarge, json_object
 from wallets.api.schema import error_responses
 from wallets.errors import DomainError, ErrorCode
 from wallets.gateways.razorpay_live import webhook_signature_valid
@@ -45,8 +45,13 @@ def _refuse_constant(name):
 
 
 def _strict_json(body: bytes):
-    """JSON as the standard says it (no NaN or Infinity)."""
-    return json.loads(body, parse_constant=_refuse_constant)
+    """JSON as the standard says it (no NaN or Infinity), each key once in an object."""
+    return json.loads(body, parse_constant=_refuse_constant, object_pairs_hook=json_object)
+
+
+def _event_text(value) -> bool:
+    """An event id or type as the providers write them: printable ASCII (the database keeps no NUL)."""
+    return isinstance(value, str) and value != "" and value.isascii() and value.isprintable()
 
 
 def _bad_signature() -> DomainError:
@@ -91,7 +96,7 @@ class RazorpayWebhookView(WebhookView):
             event = _strict_json(body)
         except ValueError:
             raise invalid("body", "The event is not JSON.") from None
-        if not event_id or not isinstance(event, dict) or not isinstance(event.get("event"), str):
+        if not _event_text(event_id) or not isinstance(event, dict) or not _event_text(event.get("event")):
             raise invalid("X-Razorpay-Event-Id", "A signed event has an id and a type.")
         received = webhook_receive(
             provider=GatewayEvent.Provider.RAZORPAY, event_id=event_id, event_type=event["event"], event=event
@@ -121,7 +126,7 @@ class StripeWebhookView(WebhookView):
             event = _strict_json(body)  # the SDK parsed it already
         except ValueError:
             raise invalid("body", "The event is not JSON.") from None
-        if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
+        if not isinstance(event, dict) or not _event_text(event.get("id")) or not _event_text(event.get("type")):
             raise invalid("id", "A signed event has an id and a type.")
         received = webhook_receive(
             provider=GatewayEvent.Provider.STRIPE, event_id=event["id"], event_type=event["type"], event=event

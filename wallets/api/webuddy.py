@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from wallets import selectors
 from wallets.api.auth import request_tenant
 from wallets.api.base import WebuddyView
-from wallets.api.fields import AmountField, QueryIntegerField
+from wallets.api.fields import AmountField, InputSerializer, QueryIntegerField, QuerySerializer, refuse_blank
 from wallets.api.filters import ENTRY_TYPES, StatementFilter
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
 from wallets.errors import ErrorCode
@@ -51,14 +51,14 @@ class UserOut(serializers.Serializer):
         return None if wallet is None else WalletSummaryOut(wallet).data
 
 
-class UserCreateIn(serializers.Serializer):
+class UserCreateIn(InputSerializer):
     phoneNumber = serializers.CharField(help_text="Any common format; stored as E.164.")
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     max_credits = AmountField(required=False, help_text="Credit limit: how far below zero the balance may go.")
     settings = serializers.DictField(required=False, default=dict)
 
 
-class UserPatchIn(serializers.Serializer):
+class UserPatchIn(InputSerializer):
     phoneNumber = serializers.CharField(required=False)
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     max_credits = AmountField(required=False)
@@ -126,7 +126,7 @@ class UserDetailView(WebuddyView):
 # Wallet
 
 
-class RechargeIn(serializers.Serializer):
+class RechargeIn(InputSerializer):
     userId = serializers.CharField()
     amount = AmountField()
     paymentMethod = serializers.ChoiceField(choices=["RAZORPAY", "STRIPE"])
@@ -219,7 +219,7 @@ def balance_low_event_data(low) -> dict:
     }
 
 
-class RechargeVerifyIn(serializers.Serializer):
+class RechargeVerifyIn(InputSerializer):
     rechargeId = serializers.CharField()
     razorpayOrderId = serializers.CharField(max_length=100)
     razorpayPaymentId = serializers.CharField(max_length=100)
@@ -290,7 +290,7 @@ class HistoryOut(serializers.Serializer):
     totalPages = serializers.IntegerField()
 
 
-class HistoryQuery(serializers.Serializer):
+class HistoryQuery(QuerySerializer):
     userId = serializers.CharField()
     page = QueryIntegerField(required=False, default=1, min_value=1)
     pageSize = QueryIntegerField(required=False, default=10, min_value=1, max_value=100)
@@ -309,6 +309,7 @@ class HistoryView(WebuddyView):
         responses={200: HistoryOut, **error_responses(E.VALIDATION_ERROR, E.USER_NOT_FOUND, dialect="webuddy")},
     )
     def get(self, request):
+        refuse_blank(request.query_params, StatementFilter.base_filters)
         query = HistoryQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
@@ -316,7 +317,7 @@ class HistoryView(WebuddyView):
             tenant=request_tenant(request), user_id=parse_id(q["userId"], E.USER_NOT_FOUND, "No such user.")
         )
         entries = None
-        if any(request.query_params.get(name) for name in ("type", "from", "to")):
+        if any(name in request.query_params for name in StatementFilter.base_filters):
             filters = StatementFilter(request.query_params, queryset=Entry.objects.all())
             if not filters.is_valid():
                 raise serializers.ValidationError({k: [str(m) for m in v] for k, v in filters.errors.items()})
