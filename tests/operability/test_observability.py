@@ -97,6 +97,7 @@ def test_metrics_are_only_for_the_allowed_addresses(settings):
     assert APIClient().get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 404
 
 
+@pytest.mark.postgres_only  # committed for real: SQLite's shared in-memory test database locks against the job threads
 @pytest.mark.django_db(transaction=True)
 def test_postings_refusals_and_request_latency_are_counted(webuddy_client):
     before = {
