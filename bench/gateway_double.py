@@ -7,11 +7,15 @@ the idempotency headers (`X-Payout-Idempotency`, `Idempotency-Key`) as the provi
 the payer and the bank through its control paths, which send the service the signed webhooks the
 providers would:
 
-    POST /_double/razorpay/pay          {"order_id"}                   -> {"payment_id", "signature"}
+    POST /_double/razorpay/pay          {"order_id"[, "status"]}       -> {"payment_id", "signature"}
     POST /_double/razorpay/payout       {"payout_id", "status"}        processed | failed | reversed
     POST /_double/stripe/pay            {"payment_intent"}
     POST /_double/stripe/reverse        {"transfer", "amount"}         minor units, in all so far
     GET  /_double/state                 what it holds (for tests and the walk-through)
+
+With `"webhook": false` a control path sends nothing and answers the signed request instead
+(`{"webhook": {"path", "body", "headers"}}`; a failed Razorpay payment's `payment.failed` too), for the
+caller to deliver late, out of order or more than once, as the providers do.
 
 Run: `python -m bench.gateway_double --port 8765 --service http://127.0.0.1:8000` (the secrets are
 the ones of docs/payments.md's walk-through unless given). `failure_rate` makes that share of the
@@ -75,6 +79,7 @@ class Double:
         self.payouts_open = threading.Event()
         self.payouts_open.set()
         self.payouts_waiting = 0
+        self.failed_on_purpose = 0
 
     def bank_door(self) -> None:
         """A payout or transfer request waits here while `payouts_open` is cleared."""
@@ -87,26 +92,43 @@ class Double:
 
     # Webhooks to the service
 
-    def send_razorpay(self, event: str, payload: dict) -> int:
-        body = json.dumps({"entity": "event", "event": event, "payload": payload, "created_at": int(time.time())}).encode()
-        signature = hmac.new(self.secrets["razorpay_webhook_secret"].encode(), body, hashlib.sha256).hexdigest()
-        response = requests.post(f"{self.service}/v1/webhooks/razorpay", data=body, timeout=10, headers={
+    def signed_razorpay(self, event: str, payload: dict) -> dict:
+        """The signed webhook request Razorpay would send: {"path", "body", "headers"}."""
+        body = json.dumps({"entity": "event", "event": event, "payload": payload, "created_at": int(time.time())})
+        signature = hmac.new(self.secrets["razorpay_webhook_secret"].encode(), body.encode(), hashlib.sha256).hexdigest()
+        return {"path": "/v1/webhooks/razorpay", "body": body, "headers": {
             "Content-Type": "application/json", "X-Razorpay-Signature": signature,
             "X-Razorpay-Event-Id": self.new_id("evt"),
-        })
-        self.webhooks_sent.append((event, response.status_code))
+        }}
+
+    def signed_stripe(self, event_type: str, obj: dict) -> dict:
+        """The signed webhook request Stripe would send: {"path", "body", "headers"}."""
+        body = json.dumps({"id": self.new_id("evt"), "object": "event", "type": event_type, "data": {"object": obj},
+                           "created": int(time.time())})
+        t = int(time.time())
+        v1 = hmac.new(self.secrets["stripe_webhook_secret"].encode(), f"{t}.{body}".encode(), hashlib.sha256).hexdigest()
+        return {"path": "/v1/webhooks/stripe", "body": body, "headers": {
+            "Content-Type": "application/json", "Stripe-Signature": f"t={t},v1={v1}",
+        }}
+
+    def send(self, request: dict, what: str) -> int:
+        response = requests.post(f"{self.service}{request['path']}", data=request["body"].encode(),
+                                 headers=request["headers"], timeout=10)
+        self.webhooks_sent.append((what, response.status_code))
         return response.status_code
 
+    def send_razorpay(self, event: str, payload: dict) -> int:
+        return self.send(self.signed_razorpay(event, payload), event)
+
     def send_stripe(self, event_type: str, obj: dict) -> int:
-        body = json.dumps({"id": self.new_id("evt"), "object": "event", "type": event_type, "data": {"object": obj},
-                           "created": int(time.time())}).encode()
-        t = int(time.time())
-        v1 = hmac.new(self.secrets["stripe_webhook_secret"].encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-        response = requests.post(f"{self.service}/v1/webhooks/stripe", data=body, timeout=10, headers={
-            "Content-Type": "application/json", "Stripe-Signature": f"t={t},v1={v1}",
-        })
-        self.webhooks_sent.append((event_type, response.status_code))
-        return response.status_code
+        return self.send(self.signed_stripe(event_type, obj), event_type)
+
+    def webhook(self, data: dict, request: dict, what: str) -> dict:
+        """A control path's webhook: sent now, or (`"webhook": false`) handed back to be sent by the
+        caller, which may then deliver it late, out of order or twice."""
+        if data.get("webhook", True):
+            return {"webhook_status": self.send(request, what)}
+        return {"webhook": request}
 
     # The providers' API
 
@@ -117,6 +139,7 @@ class Double:
         if path.startswith("/_double/"):
             return self.control(method, path, body)
         if self.failure_rate and self.random.random() < self.failure_rate:
+            self.failed_on_purpose += 1
             return 503, {"error": {"code": "SERVER_ERROR", "description": "the double failed on purpose"}}
         auth = headers.get("Authorization", "")
         if auth.startswith("Bearer "):
@@ -145,7 +168,7 @@ class Double:
             self.orders[order["id"]] = order
             return 200, order
         if method == "GET" and len(parts) == 4 and parts[1] == "orders" and parts[3] == "payments":
-            return 200, {"entity": "collection", "items": [p for p in self.payments.values() if p["order_id"] == parts[2]]}
+            return 200, {"entity": "collection", "items": [p for p in list(self.payments.values()) if p["order_id"] == parts[2]]}
         if method == "GET" and len(parts) == 3 and parts[1] == "payments":
             found = self.payments.get(parts[2])
             return (200, found) if found else (400, {"error": {"code": "BAD_REQUEST_ERROR", "description": "no such payment"}})
@@ -174,7 +197,7 @@ class Double:
             return 200, self.idempotent("payout", headers.get("X-Payout-Idempotency"), make)
         if method == "GET" and path == "/v1/payouts":
             reference = query.get("reference_id")
-            return 200, {"entity": "collection", "items": [p for p in self.payouts.values() if p.get("reference_id") == reference]}
+            return 200, {"entity": "collection", "items": [p for p in list(self.payouts.values()) if p.get("reference_id") == reference]}
         if method == "GET" and len(parts) == 3 and parts[1] == "payouts":
             found = self.payouts.get(parts[2])
             return (200, found) if found else (404, {"error": {"code": "BAD_REQUEST_ERROR", "description": "no such payout"}})
@@ -212,7 +235,7 @@ class Double:
         if method == "GET" and path == "/v1/transfers":
             group = query.get("transfer_group")
             return 200, {"object": "list", "has_more": False,
-                         "data": [t for t in self.transfers.values() if t.get("transfer_group") == group]}
+                         "data": [t for t in list(self.transfers.values()) if t.get("transfer_group") == group]}
         if method == "GET" and len(parts) == 3 and parts[1] == "transfers":
             found = self.transfers.get(parts[2])
             return (200, found) if found else (404, {"error": {"type": "invalid_request_error", "message": "No such transfer"}})
@@ -233,23 +256,25 @@ class Double:
             order["status"] = "paid" if payment["status"] == "captured" else order["status"]
             signature = hmac.new(self.secrets["razorpay_key_secret"].encode(), f"{order['id']}|{payment['id']}".encode(),
                                  hashlib.sha256).hexdigest()
-            sent = None
-            if data.get("webhook", True) and payment["status"] == "captured":
-                sent = self.send_razorpay("payment.captured", {"payment": {"entity": payment}})
-            return 200, {"payment_id": payment["id"], "signature": signature, "webhook_status": sent}
+            answer = {"payment_id": payment["id"], "signature": signature, "webhook_status": None}
+            if payment["status"] == "captured" or (payment["status"] == "failed" and not data.get("webhook", True)):
+                event = "payment.captured" if payment["status"] == "captured" else "payment.failed"
+                answer.update(self.webhook(data, self.signed_razorpay(event, {"payment": {"entity": dict(payment)}}), event))
+            return 200, answer
         if path == "/_double/razorpay/payout":
             payout = self.payouts[data["payout_id"]]
             payout["status"] = data["status"]
-            return 200, {"webhook_status": self.send_razorpay(f"payout.{data['status']}", {"payout": {"entity": payout}})}
+            event = f"payout.{data['status']}"
+            return 200, self.webhook(data, self.signed_razorpay(event, {"payout": {"entity": dict(payout)}}), event)
         if path == "/_double/stripe/pay":
             intent = self.intents[data["payment_intent"]]
             intent.update(status="succeeded", amount_received=intent["amount"])
-            return 200, {"webhook_status": self.send_stripe("payment_intent.succeeded", intent)}
+            return 200, self.webhook(data, self.signed_stripe("payment_intent.succeeded", dict(intent)), "payment_intent.succeeded")
         if path == "/_double/stripe/reverse":
             transfer = self.transfers[data["transfer"]]
             transfer["amount_reversed"] = int(data["amount"])
             transfer["reversed"] = transfer["amount_reversed"] >= transfer["amount"]
-            return 200, {"webhook_status": self.send_stripe("transfer.reversed", transfer)}
+            return 200, self.webhook(data, self.signed_stripe("transfer.reversed", dict(transfer)), "transfer.reversed")
         return 404, {"error": f"no control path {path}"}
 
 

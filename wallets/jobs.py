@@ -3,20 +3,22 @@
 Tasks are declared with `@app.task` in each app's `tasks.py` (procrastinate's Django integration
 finds them). `defer(task, **kwargs)` queues a job in the caller's open transaction, so a job exists
 exactly when the change that causes it commits: no lost and no phantom jobs. Workers run with
-`python manage.py procrastinate worker`, as many as needed, on any number of machines; periodic
+`python manage.py jobs_worker` (`worker_run`), as many as needed, on any number of machines; periodic
 tasks are declared with `@app.periodic`.
 
 On the SQLite quick start there is no job engine: a deferred job runs in a small thread pool of this
 process after the transaction commits (its schedule kept by a timer), so `make run` needs nothing
 more. Jobs lost there on a restart are found again by the next change or request that looks.
 """
+import asyncio
 import logging
+import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from procrastinate.contrib.django import app  # noqa: F401  (re-exported: the tasks' decorator)
+from procrastinate.contrib.django import app  # also re-exported: the tasks' decorator
 from procrastinate.contrib.django.django_connector import DjangoConnector
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.manager import JobManager
@@ -93,3 +95,56 @@ def _run(task, kwargs: dict) -> None:
 def periodic_schedule() -> dict[str, str]:
     """{task name: cron} of the periodic jobs the workers run (six fields: the last is seconds)."""
     return {periodic.task.name: periodic.cron for periodic in app.periodic_registry.periodic_tasks.values()}
+
+
+# Workers
+
+WORKER_RESTART_MAX_WAIT_SECONDS = 30
+
+
+async def worker_run(*, concurrency: int, fetch_job_polling_interval: float) -> None:
+    """Run a job worker until SIGINT or SIGTERM (the running jobs then finish first).
+
+    procrastinate's worker stops on its own, and its process exits with status 0, as soon as one of
+    its database connections fails (a PostgreSQL restart, a failover): deliveries and periodic jobs
+    would stop with it. So it is started again, on a fresh connection pool, 1 s later, waiting twice
+    as long after each start that fails (up to 30 s). Jobs it left running are taken up by
+    `retry_stalled_jobs` once its heartbeat is stale."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    wait = 0.5
+    with app.replace_connector(app.connector.get_worker_connector()) as worker_app:
+        while not stopping.is_set():
+            began = loop.time()
+            reason = await _worker_until_it_stops(worker_app, stopping, concurrency=concurrency,
+                                                  fetch_job_polling_interval=fetch_job_polling_interval)
+            if stopping.is_set():
+                break
+            ran_a_while = loop.time() - began > WORKER_RESTART_MAX_WAIT_SECONDS
+            wait = 1.0 if ran_a_while else min(2 * wait, WORKER_RESTART_MAX_WAIT_SECONDS)
+            logger.error("the job worker stopped (%s); starting it again in %.0f s", reason, wait)
+            try:
+                await asyncio.wait_for(stopping.wait(), wait)
+            except TimeoutError:
+                pass
+
+
+async def _worker_until_it_stops(worker_app, stopping: asyncio.Event, **options) -> str:
+    """One run of procrastinate's worker on a newly opened pool: until it stops on its own (returns
+    why), or `stopping` is set (it is stopped gracefully)."""
+    try:
+        async with worker_app.open_async():
+            worker = asyncio.create_task(worker_app.run_worker_async(install_signal_handlers=False, **options))
+            stop = asyncio.create_task(stopping.wait())
+            await asyncio.wait({worker, stop}, return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            worker.cancel()  # a no-op once it has stopped; else it stops taking jobs and lets the running ones finish
+            try:
+                await worker
+            except asyncio.CancelledError:
+                return "asked to stop"
+            return "a database connection failed"
+    except Exception as exc:  # noqa: BLE001 - whatever stopped it (mostly the database unreachable), it starts again
+        return f"{type(exc).__name__}: {exc}"

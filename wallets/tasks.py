@@ -6,6 +6,8 @@ effect happens once."""
 import logging
 
 from django.conf import settings
+from django.db import Error as DatabaseFailure
+from procrastinate import RetryStrategy
 
 from wallets.jobs import app
 
@@ -27,7 +29,10 @@ def dispatch_events(timestamp: int | None = None) -> int:
     return total
 
 
-@app.task(name="wallets.attempt_delivery", queue="deliveries")
+# An attempt the database interrupted (a restart, a lost connection) runs again in 2, 4, 8, ... seconds,
+# not minutes later by the sweep of `deliveries_due`. (What the receiver does is the attempt's outcome.)
+@app.task(name="wallets.attempt_delivery", queue="deliveries",
+          retry=RetryStrategy(max_attempts=5, exponential_wait=2, retry_exceptions={DatabaseFailure}))
 def attempt_delivery(delivery_id: int) -> str:
     from wallets.events import delivery_attempt
 

@@ -1,5 +1,5 @@
 """A webhook receiver on this machine (a thread with `http.server`) and real job workers
-(`manage.py procrastinate worker` subprocesses on the test database)."""
+(`manage.py jobs_worker` subprocesses on the test database, as the Procfile runs them)."""
 import json
 import os
 import signal
@@ -118,7 +118,7 @@ class Workers:
         log = Path(os.environ.get("TMPDIR", "/tmp")) / f"wallet-test-worker-{os.getpid()}-{len(self.logs)}.log"
         environment = {**os.environ, **WORKER_ENV, "DATABASE_URL": _database_url(), **{k: str(v) for k, v in env.items()}}
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "procrastinate", "worker", "--concurrency", str(concurrency),
+            [sys.executable, "manage.py", "jobs_worker", "--concurrency", str(concurrency),
              "--fetch-job-polling-interval", "0.2"],
             cwd=ROOT, env=environment, stdout=log.open("wb"), stderr=subprocess.STDOUT,
         )

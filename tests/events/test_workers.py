@@ -1,10 +1,12 @@
-"""Real job workers (`manage.py procrastinate worker` processes) on the test database: deliveries
-retried on their schedule, a hanging receiver that never slows the API, a worker killed mid-payout
-whose job runs again with its effect once, and a month of payouts for 1,000 experts fanned out to two
-workers with each expert paid exactly once."""
+"""Real job workers (`manage.py jobs_worker` processes) on the test database: deliveries retried on
+their schedule, a hanging receiver that never slows the API, an attempt the database interrupted run
+again at once, a worker that outlives its database going away, a worker killed mid-payout whose job
+runs again with its effect once, and a month of payouts for 1,000 experts fanned out to two workers
+with each expert paid exactly once."""
 from datetime import timedelta
 from decimal import Decimal
 
+import psycopg
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -67,6 +69,62 @@ def test_a_hanging_receiver_times_out_and_never_holds_up_the_api(webuddy_client,
                "the timed-out delivery to be retried and delivered")
     wait_until(lambda: Delivery.objects.filter(status="delivered").count() == 1 + 2 * 5, 60,
                "every event delivered (the recharge that hung, 5 starts, 5 ends)")
+
+
+def test_a_delivery_attempt_the_database_interrupted_runs_again_within_seconds(webuddy_client, receiver, workers):
+    workers.start(WEBHOOK_TIMEOUT_SECONDS=30)
+    webuddy_client.post("/v1/webhook-endpoints", {"url": receiver.url}, format="json")
+    receiver.plan = ["hang"]
+    funded_user(webuddy_client, 10)
+    receiver.wait_for(1)  # the attempt is at the receiver; its job's database connection waits, idle
+
+    with connection.cursor() as cursor:  # that connection is cut, as by a database restart
+        cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND pid <> pg_backend_pid() AND state = 'idle' AND query LIKE %s", ['SELECT "wallets_delivery"."id", %'])
+        assert cursor.fetchone()[0] >= 1
+    receiver.release()  # the receiver answers 200, and the job cannot record it
+
+    # Its job is retried at once (the sweep for deliveries without a job would wait two minutes).
+    wait_until(lambda: Delivery.objects.filter(status="delivered").exists(), 30, "the delivery to be attempted again")
+    first, second = receiver.received
+    assert first["headers"]["Wallet-Event-Id"] == second["headers"]["Wallet-Event-Id"]
+    assert job_counts("wallets.attempt_delivery") == {"succeeded": 1}
+
+
+def maintenance_connection() -> psycopg.Connection:
+    """A connection to the server's `postgres` database, beside the test database."""
+    s = connection.settings_dict
+    return psycopg.connect(host=s.get("HOST") or "127.0.0.1", port=s.get("PORT") or 5432, user=s.get("USER") or "postgres",
+                           password=s.get("PASSWORD") or None, dbname="postgres", autocommit=True)
+
+
+def test_a_worker_outlives_its_database_going_away(webuddy_client, receiver, workers):
+    # As in a PostgreSQL restart: every connection to the database cut, and new ones refused a moment.
+    # procrastinate's own worker stops for good then (and its process exits 0); jobs_worker starts it again.
+    worker = workers.start()
+    log = workers.logs[-1]
+    webuddy_client.post("/v1/webhook-endpoints", {"url": receiver.url}, format="json")
+    funded_user(webuddy_client, 10)
+    receiver.wait_for(1)
+
+    database = connection.settings_dict["NAME"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        ours = cursor.fetchone()[0]
+    with maintenance_connection() as server:  # a database cannot refuse connections to itself from inside
+        server.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        try:
+            server.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> %s",
+                           [database, ours])
+            wait_until(lambda: worker.poll() is not None or "stopping worker" in log.read_text(errors="replace"), 60,
+                       "the worker to lose its database")
+        finally:
+            server.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+
+    funded_user(webuddy_client, 20)  # an event written after the outage is delivered too
+    receiver.wait_for(2)
+    assert worker.poll() is None
+    assert "starting it again" in log.read_text(errors="replace")
 
 
 def live_env(double_url: str) -> dict:
