@@ -123,7 +123,7 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-# Background jobs: procrastinate on PostgreSQL (`python manage.py procrastinate worker`); on the SQLite
+# Background jobs: procrastinate on PostgreSQL (`python manage.py jobs_worker`); on the SQLite
 # quick start they run in this process after commit (wallets.jobs).
 JOBS_ON_POSTGRESQL = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 if JOBS_ON_POSTGRESQL:

@@ -51,6 +51,8 @@ class StaffLoginForm(AdminAuthenticationForm, OTPAuthenticationFormMixin):
         try:
             super().clean()  # the password, and is_staff
             user = self.get_user()
+            if user is None:
+                return self.cleaned_data  # a field was missing: its own error says so
             if any(devices_for_user(user)):
                 self.clean_otp(user)
             elif second_factor_required(user):

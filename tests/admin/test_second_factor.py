@@ -132,3 +132,10 @@ def test_wrong_codes_count_as_failed_sign_ins(settings):
     refused = sign_in(client, user, token=code(device), device=device)
     assert "Too many failed sign-ins" in refused.content.decode()
     assert not signed_in(client)
+
+
+def test_a_sign_in_with_a_field_missing_is_the_form_again_not_an_error():
+    user = make_staff(finance=True)
+    for form in ({"username": user.username}, {"password": PASSWORD}, {}):
+        response = Client().post("/admin/login/?next=/admin/", form)
+        assert response.status_code == 200 and "This field is required" in response.content.decode()
