@@ -12,8 +12,8 @@ BENCH_DB = os.environ.get("BENCH_DATABASE", "wallet_bench")
 PGBENCH_DB = os.environ.get("BENCH_PGBENCH_DATABASE", "wallet_pgbench")
 
 
-def database_url(name: str = BENCH_DB) -> str:
-    return f"{SERVER_URL}/{name}"
+def database_url(name: str | None = None) -> str:
+    return f"{SERVER_URL}/{name or BENCH_DB}"
 
 
 def pg_args(name: str) -> list[str]:

@@ -15,13 +15,25 @@ from bench.env import ROOT, django_env
 
 LUA = Path(__file__).resolve().parent / "lua"
 PORT = int(os.environ.get("BENCH_HTTP_PORT", "8089"))
-SCENARIOS = ["healthz", "session", "withdraw", "escrow", "history"]
+SCENARIOS = ["healthz", "session", "withdraw", "charge", "recharge", "escrow", "history", "payout"]
+# What each scenario's requests are, for the report.
+DESCRIPTIONS = {
+    "healthz": "GET /healthz (the ceiling: one SELECT 1 behind the same server)",
+    "session": "WeBuddy session start, adjust, end (each a request)",
+    "withdraw": "TMR Land withdraw (JWT)",
+    "charge": "TMR Land charge (JWT)",
+    "recharge": "WeBuddy recharge (gateway: the configured default)",
+    "escrow": "TMR Land escrow freeze, release (each a request)",
+    "history": "WeBuddy history page (20 lines)",
+    "payout": "WeBuddy manual payout to a bank account",
+}
 
 
 def prepare_data(users: int = 200) -> dict:
     """Funded WeBuddy users and experts, TMR users with access tokens, and one key of each scope."""
     from rest_framework_simplejwt.tokens import AccessToken
 
+    from experts.services import bank_detail_add
     from wallets import ledger
     from wallets.models import Account, Tenant, User
     from wallets.services import api_keys
@@ -46,7 +58,22 @@ def prepare_data(users: int = 200) -> dict:
             amount=-funding * len(wallets), type="deposit", is_wallet=False,
         ))
         ledger.post(kind="deposit", legs=legs, description="Benchmark funding")
+    # Experts with money and a bank account, to be paid out.
+    legs = [ledger.Leg(account_id=a.id, currency="INR", amount=funding, type="deposit") for a in experts]
+    legs.append(ledger.Leg(
+        account_id=ledger.system_account_id("webuddy", "gateway_clearing", "INR", 0), currency="INR",
+        amount=-funding * len(experts), type="deposit", is_wallet=False,
+    ))
+    ledger.post(kind="deposit", legs=legs, description="Benchmark funding")
+    payees = [
+        {"id": str(a.user_id), "bank": str(bank_detail_add(
+            expert=a.user, bank_name="Bench Bank", account_number=f"{500000000 + i}", ifsc_code="HDFC0001234",
+            account_holder_name="Bench",
+        ).id)}
+        for i, a in enumerate(experts)
+    ]
     return {
+        "payees": payees,
         "webuddy_key": webuddy_key,
         "tmr_key": tmr_key,
         "users": [str(a.user_id) for a in inr],
@@ -70,6 +97,12 @@ def _script(name: str, data: dict, workdir: Path) -> Path:
             f'key = "{data["tmr_key"]}"\nrun = "{uuid.uuid4().hex[:10]}"\n'
         ),
         "history": f'users = {_lua_list(data["users"])}\nkey = "{data["webuddy_key"]}"\n',
+        "charge": f'tokens = {_lua_list(data["tokens"])}\n',
+        "recharge": f'users = {_lua_list(data["users"])}\nkey = "{data["webuddy_key"]}"\n',
+        "payout": (
+            "payees = {" + ",".join(f'{{"{p["id"]}","{p["bank"]}"}}' for p in data["payees"]) + "}\n"
+            f'key = "{data["webuddy_key"]}"\n'
+        ),
         "healthz": "",
     }[name]
     path = workdir / f"{name}.lua"

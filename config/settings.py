@@ -87,12 +87,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "wallets.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The back office's own (wallets/middleware.py: Django's, skipped on the money API's paths).
+    "wallets.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "wallets.middleware.AuthenticationMiddleware",
+    "wallets.middleware.OTPMiddleware",
+    "wallets.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -123,9 +124,12 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend with a health check that needs no round trip (config/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "config.postgresql"
 # Background jobs: procrastinate on PostgreSQL (`python manage.py jobs_worker`); on the SQLite
 # quick start they run in this process after commit (wallets.jobs).
-JOBS_ON_POSTGRESQL = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+JOBS_ON_POSTGRESQL = DATABASES["default"]["ENGINE"] == "config.postgresql"
 if JOBS_ON_POSTGRESQL:
     INSTALLED_APPS.append("procrastinate.contrib.django")
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"

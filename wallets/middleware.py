@@ -7,6 +7,10 @@ import time
 import uuid
 
 from django.conf import settings
+from django.contrib.auth import middleware as auth
+from django.contrib.messages import middleware as messages
+from django.contrib.sessions import middleware as sessions
+from django_otp import middleware as otp
 
 from wallets.logs import request_id
 from wallets.metrics import REQUESTS
@@ -49,3 +53,36 @@ class RequestIdMiddleware:
                        "client_ip": client_ip(request)},
             )
         return response
+
+
+# The back office's middleware, skipped on the money API (`/v1/`, `/api/v1/`): its callers carry an
+# API key or a JWT, never a browser session, so sessions, CSRF cookies, Django's request.user, the
+# second factor and messages would only cost time there. Subclasses, so Django's checks still find
+# them. (CSRF stays Django's own: it lets csrf-exempt views, every API view, pass at once.)
+
+API_PREFIXES = ("/v1/", "/api/v1/")
+
+
+def is_api(request) -> bool:
+    return request.path_info.startswith(API_PREFIXES)
+
+
+class _BackOfficeOnly:
+    def __call__(self, request):
+        return self.get_response(request) if is_api(request) else super().__call__(request)
+
+
+class SessionMiddleware(_BackOfficeOnly, sessions.SessionMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(_BackOfficeOnly, auth.AuthenticationMiddleware):
+    pass
+
+
+class OTPMiddleware(_BackOfficeOnly, otp.OTPMiddleware):
+    pass
+
+
+class MessageMiddleware(_BackOfficeOnly, messages.MessageMiddleware):
+    pass

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from sessions_app import services
 from sessions_app.models import ConsultationSession
 from sessions_app.selectors import session_find
+from wallets.api import lean
 from wallets.api.auth import request_tenant
 from wallets.api.base import WebuddyView
 from wallets.api.fields import AmountField, InputSerializer
@@ -62,15 +63,71 @@ def _expert_id(value):
     return parse_id(value, E.EXPERT_NOT_FOUND, "No such expert.")
 
 
+def render_session(session: ConsultationSession) -> dict:
+    """SessionOut's answer as a plain dict (tests/api/test_lean.py holds the two equal). The services
+    return the session with its hold as it now stands."""
+    c = session.currency
+    return {
+        "id": str(session.id),
+        "userId": str(session.user_id),
+        "expertId": str(session.expert_id),
+        "status": session.status,
+        "sessionFee": lean.money(session.session_fee, c),
+        "currentFee": lean.money(session.current_fee, c),
+        "heldAmount": lean.money(session.held_amount, c),
+        "deferredAmount": lean.money(session.deferred_amount, c),
+        "actualFee": lean.money(session.actual_fee, c),
+        "chargedAmount": lean.money(session.charged_amount, c),
+        "expertEarning": lean.money(session.expert_earning, c),
+        "platformFee": lean.money(session.platform_fee, c),
+        "startedAt": lean.iso_time(session.started_at),
+        "endedAt": lean.optional_time(session.ended_at),
+    }
+
+
 def _render(session: ConsultationSession, code=status.HTTP_200_OK) -> Response:
-    # The services return the session with its hold as it now stands.
-    return Response(SessionOut(session).data, status=code)
+    return Response(render_session(session), status=code)
+
+
+# The lean paths (wallets.api.lean): the same services, without DRF.
+
+START_LEAN = {"userId": lean.Field(lean.an_id), "expertId": lean.Field(lean.an_id), "sessionFee": lean.Field(lean.amount)}
+ADJUST_LEAN = {
+    "sessionId": lean.Field(lean.an_id), "adjustedFee": lean.Field(lean.amount),
+    "deferFee": lean.Field(lean.boolean, required=False, default=False),
+}
+END_LEAN = {"sessionId": lean.Field(lean.an_id), "expertId": lean.Field(lean.text()), "actualFee": lean.Field(lean.amount)}
+
+
+def _start_lean(request):
+    v = lean.body(request, START_LEAN)
+    tenant = lean.api_client(request, Tenant.Dialect.WEBUDDY).tenant
+    session = services.session_start(tenant=tenant, user_id=v["userId"], expert_id=v["expertId"], session_fee=v["sessionFee"])
+    return lean.respond(render_session(session), status.HTTP_201_CREATED)
+
+
+def _adjust_lean(request):
+    v = lean.body(request, ADJUST_LEAN)
+    tenant = lean.api_client(request, Tenant.Dialect.WEBUDDY).tenant
+    session = services.session_adjust(
+        tenant=tenant, session_id=v["sessionId"], adjusted_fee=v["adjustedFee"], defer_fee=v["deferFee"]
+    )
+    return lean.respond(render_session(session))
+
+
+def _end_lean(request):
+    v = lean.body(request, END_LEAN)
+    tenant = lean.api_client(request, Tenant.Dialect.WEBUDDY).tenant
+    session = services.session_end(tenant=tenant, session_id=v["sessionId"], expert_id=v["expertId"], actual_fee=v["actualFee"])
+    return lean.respond(render_session(session))
 
 
 COMMON = (E.VALIDATION_ERROR, E.MALFORMED_JSON, *IDEMPOTENCY_ERRORS)
 
 
 class SessionStartView(WebuddyView):
+    lean = lean.LeanRoute("POST", _start_lean)
+
     @extend_schema(
         tags=TAGS,
         summary="Start a session: hold the session fee",
@@ -94,6 +151,8 @@ class SessionStartView(WebuddyView):
 
 
 class SessionAdjustView(WebuddyView):
+    lean = lean.LeanRoute("POST", _adjust_lean)
+
     @extend_schema(
         tags=TAGS,
         summary="Adjust the fee: resize the hold now, or defer the difference to settlement",
@@ -114,6 +173,8 @@ class SessionAdjustView(WebuddyView):
 
 
 class SessionEndView(WebuddyView):
+    lean = lean.LeanRoute("POST", _end_lean)
+
     @extend_schema(
         tags=TAGS,
         summary="End and settle: charge the actual fee, pay the expert, release the rest",
@@ -142,9 +203,9 @@ class SessionEndView(WebuddyView):
 class SessionDetailView(WebuddyView):
     @extend_schema(tags=TAGS, summary="Get a session", responses={200: SessionOut, **error_responses(E.SESSION_NOT_FOUND, dialect="webuddy")})
     def get(self, request, session_id):
-        return Response(SessionOut(session_find(tenant=request_tenant(request), session_id=session_id)).data)
+        return Response(render_session(session_find(tenant=request_tenant(request), session_id=session_id)))
 
 
 @event_renderer("session", Tenant.Dialect.WEBUDDY)
 def session_event_data(session: ConsultationSession) -> dict:
-    return SessionOut(session).data
+    return render_session(session)

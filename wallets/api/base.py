@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from wallets.api.auth import IsEndUser, TmrScope, WebuddyScope
 from wallets.api.idempotency import HEADER, METHODS, run_idempotent
+from wallets.api.lean import lean_view
 from wallets.recovery import NO_RECOVERY
 
 
@@ -18,6 +19,13 @@ class ApiView(APIView):
     # Handlers whose services call a gateway run in phases that commit on their own (no transaction
     # around the handler); see wallets.recovery.
     calls_out = False
+    # The hot method's lean path (wallets.api.lean.LeanRoute), tried before DRF; None: DRF only.
+    lean = None
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        view = super().as_view(**initkwargs)
+        return view if cls.lean is None else lean_view(cls.lean, view)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

@@ -10,6 +10,7 @@ from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from wallets import selectors
+from wallets.api import lean
 from wallets.api.auth import ApiKeyAuthentication, is_end_user, request_tenant
 from wallets.api.base import ApiView, TmrKeyView, UserView
 from wallets.api.fields import AmountField, IdField, InputSerializer, QueryIntegerField, QuerySerializer
@@ -18,7 +19,7 @@ from wallets.api.schema import IDEMPOTENCY_ERRORS, tmr_errors
 from wallets.errors import ErrorCode
 from wallets.events import event_renderer
 from wallets.models import Account, Entry, Escrow, Tenant
-from wallets.money import parse_amount
+from wallets.money import as_currency, parse_amount
 from wallets.network import client_ip
 from wallets.selectors import wallet_history
 from wallets.services import accounts, postings, users
@@ -174,13 +175,44 @@ class MoneyIn(InputSerializer):
         return attrs
 
 
-def _wallet_response(wallet: Account, posted=None) -> Response:
-    if posted is None:
-        wallet.refresh_from_db()
-    else:  # the posting returned the new balances: no second read
-        wallet.balance, wallet.held_balance = posted.balances[wallet.id]
-        wallet.updated_at = posted.created_at
-    return Response(WalletOut(wallet).data)
+def render_wallet(wallet: Account) -> dict:
+    """WalletOut's answer as a plain dict (tests/api/test_lean.py holds the two equal)."""
+    return {
+        "id": str(wallet.id),
+        "user_id": str(wallet.user_id),
+        "balance": as_currency(wallet.balance, wallet.currency),
+        "frozen_balance": as_currency(wallet.held_balance, wallet.currency),
+        "currency": wallet.currency,
+        "status": wallet.status,
+        "created_at": lean.iso_time(wallet.created_at),
+        "updated_at": lean.iso_time(wallet.updated_at),
+    }
+
+
+def _posted_wallet(wallet: Account, posted) -> dict:
+    """The wallet after a posting: the posting returned its new balances (no second read)."""
+    wallet.balance, wallet.held_balance = posted.balances[wallet.id]
+    wallet.updated_at = posted.created_at
+    return render_wallet(wallet)
+
+
+MONEY_LEAN = {"amount": lean.Field(lean.amount), "currency": lean.Field(lean.choice(*CURRENCIES), False, "USD")}
+
+
+def _charge_lean(request):
+    data = lean.body(request, MONEY_LEAN)
+    wallet = lean.end_user_wallet(request, data["currency"])  # a wallet not yet opened: the full view opens it
+    data["amount"] = parse_amount(data["amount"], data["currency"])  # the caller is known: as MoneyIn checks it
+    posted = postings.wallet_deposit(wallet=wallet, amount=data["amount"], description="Manual deposit")
+    return lean.respond(_posted_wallet(wallet, posted))
+
+
+def _withdraw_lean(request):
+    data = lean.body(request, MONEY_LEAN)
+    wallet = lean.end_user_wallet(request, data["currency"])
+    data["amount"] = parse_amount(data["amount"], data["currency"])  # the caller is known: as MoneyIn checks it
+    posted = postings.wallet_withdraw(wallet=wallet, amount=data["amount"], description="Withdrawal")
+    return lean.respond(_posted_wallet(wallet, posted))
 
 
 class WalletView(UserView):
@@ -196,10 +228,12 @@ class WalletView(UserView):
         wallet = selectors.user_wallet(
             tenant=request_tenant(request), user_id=request.user.pk, currency=query.validated_data["currency"]
         )
-        return Response(WalletOut(wallet).data)
+        return Response(render_wallet(wallet))
 
 
 class ChargeView(UserView):
+    lean = lean.LeanRoute("POST", _charge_lean)
+
     @extend_schema(
         tags=["TMR Land: wallet"],
         summary="Add funds (a simulated deposit); a USDC wallet is opened by its first charge",
@@ -215,10 +249,12 @@ class ChargeView(UserView):
         currency = data.validated_data["currency"]
         wallet = accounts.wallet_get_or_create(user=request.user, currency=currency)
         posted = postings.wallet_deposit(wallet=wallet, amount=data.validated_data["amount"], description="Manual deposit")
-        return _wallet_response(wallet, posted)
+        return Response(_posted_wallet(wallet, posted))
 
 
 class WithdrawView(UserView):
+    lean = lean.LeanRoute("POST", _withdraw_lean)
+
     @extend_schema(
         tags=["TMR Land: wallet"],
         summary="Withdraw funds (needs balance - frozen >= amount)",
@@ -235,7 +271,7 @@ class WithdrawView(UserView):
             tenant=request_tenant(request), user_id=request.user.pk, currency=data.validated_data["currency"]
         )
         posted = postings.wallet_withdraw(wallet=wallet, amount=data.validated_data["amount"], description="Withdrawal")
-        return _wallet_response(wallet, posted)
+        return Response(_posted_wallet(wallet, posted))
 
 
 class TransactionOut(serializers.Serializer):
@@ -295,6 +331,40 @@ class EscrowOut(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+def render_escrow(escrow: Escrow) -> dict:
+    """EscrowOut's answer as a plain dict (tests/api/test_lean.py holds the two equal)."""
+    c = escrow.currency
+    return {
+        "order_id": escrow.order_id,
+        "user_id": str(escrow.user_id),
+        "amount": lean.money(escrow.amount, c),
+        "currency": c,
+        "status": escrow.status,
+        "payee_id": None if escrow.payee_id is None else str(escrow.payee_id),
+        "fee": lean.money(escrow.fee, c),
+        "payout_amount": lean.money(escrow.payout_amount, c),
+        "created_at": lean.iso_time(escrow.created_at),
+        "updated_at": lean.iso_time(escrow.updated_at),
+    }
+
+
+FREEZE_LEAN = {**MONEY_LEAN, "user_id": lean.Field(lean.an_id), "order_id": lean.Field(lean.text(64))}
+RELEASE_LEAN = {"order_id": lean.Field(lean.text(64)), "payee_id": lean.Field(lean.an_id)}
+
+
+def _freeze_lean(request):
+    v = lean.body(request, FREEZE_LEAN)
+    tenant = lean.api_client(request, Tenant.Dialect.TMR).tenant
+    v["amount"] = parse_amount(v["amount"], v["currency"])  # the caller is known: as MoneyIn checks it
+    return lean.respond(render_escrow(escrow_freeze(tenant=tenant, **v)), status.HTTP_201_CREATED)
+
+
+def _release_lean(request):
+    v = lean.body(request, RELEASE_LEAN)
+    tenant = lean.api_client(request, Tenant.Dialect.TMR).tenant
+    return lean.respond(render_escrow(escrow_release(tenant=tenant, **v)))
+
+
 class FreezeIn(MoneyIn):
     user_id = IdField()
     order_id = serializers.CharField(max_length=64)
@@ -314,6 +384,8 @@ COMMON = (E.VALIDATION_ERROR, E.MALFORMED_JSON, *IDEMPOTENCY_ERRORS)
 
 
 class FreezeView(TmrKeyView):
+    lean = lean.LeanRoute("POST", _freeze_lean)
+
     @extend_schema(
         tags=ESCROW_TAGS,
         summary="Freeze an order's amount on the buyer's wallet",
@@ -327,10 +399,12 @@ class FreezeView(TmrKeyView):
         data = FreezeIn(data=request.data)
         data.is_valid(raise_exception=True)
         escrow = escrow_freeze(tenant=request_tenant(request), **data.validated_data)
-        return Response(EscrowOut(escrow).data, status=status.HTTP_201_CREATED)
+        return Response(render_escrow(escrow), status=status.HTTP_201_CREATED)
 
 
 class ReleaseView(TmrKeyView):
+    lean = lean.LeanRoute("POST", _release_lean)
+
     @extend_schema(
         tags=ESCROW_TAGS,
         summary="Release a frozen order to the payee, less the platform fee",
@@ -341,7 +415,7 @@ class ReleaseView(TmrKeyView):
         data = ReleaseIn(data=request.data)
         data.is_valid(raise_exception=True)
         escrow = escrow_release(tenant=request_tenant(request), **data.validated_data)
-        return Response(EscrowOut(escrow).data)
+        return Response(render_escrow(escrow))
 
 
 class CancelView(TmrKeyView):
@@ -354,7 +428,7 @@ class CancelView(TmrKeyView):
     def post(self, request):
         data = CancelIn(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(EscrowOut(escrow_cancel(tenant=request_tenant(request), **data.validated_data)).data)
+        return Response(render_escrow(escrow_cancel(tenant=request_tenant(request), **data.validated_data)))
 
 
 # Event data: what this dialect's own GET answers for the object (wallets.events).
@@ -362,9 +436,9 @@ class CancelView(TmrKeyView):
 
 @event_renderer("wallet", Tenant.Dialect.TMR)
 def wallet_event_data(wallet: Account) -> dict:
-    return WalletOut(wallet).data
+    return render_wallet(wallet)
 
 
 @event_renderer("escrow", Tenant.Dialect.TMR)
 def escrow_event_data(escrow: Escrow) -> dict:
-    return EscrowOut(escrow).data
+    return render_escrow(escrow)

@@ -7,6 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from wallets import selectors
+from wallets.api import lean
 from wallets.api.auth import request_tenant
 from wallets.api.base import WebuddyView
 from wallets.api.fields import AmountField, InputSerializer, QueryIntegerField, QuerySerializer, refuse_blank
@@ -16,9 +17,10 @@ from wallets.errors import ErrorCode
 from wallets.events import event_renderer
 from wallets.models import Account, Entry, Recharge, Tenant, User
 from wallets.money import as_currency
+from wallets.recovery import NO_RECOVERY
 from wallets.selectors import wallet_history
 from wallets.services import recharges, users
-from wallets.validation import parse_id
+from wallets.validation import MAX_QUERY_INT, parse_id
 
 E = ErrorCode
 TAGS = ["WeBuddy: users and wallet"]
@@ -48,7 +50,19 @@ class UserOut(serializers.Serializer):
     @extend_schema(responses=WalletSummaryOut)
     def get_wallet(self, user) -> dict | None:
         wallet = selectors.user_default_wallet(user=user)
-        return None if wallet is None else WalletSummaryOut(wallet).data
+        return None if wallet is None else render_wallet_summary(wallet)
+
+
+def render_wallet_summary(wallet: Account) -> dict:
+    """WalletSummaryOut's answer as a plain dict (tests/api/test_lean.py holds the two equal)."""
+    c = wallet.currency
+    return {
+        "balance": lean.money(wallet.balance, c),
+        "heldBalance": lean.money(wallet.held_balance, c),
+        "availableBalance": lean.money(wallet.available_balance, c),
+        "currency": c,
+        "status": wallet.status,
+    }
 
 
 class UserCreateIn(InputSerializer):
@@ -159,6 +173,8 @@ class RechargeOut(serializers.Serializer):
 
 class RechargeView(WebuddyView):
     calls_out = True  # the gateway is called between the recharge's recorded and applied phases
+    lean = lean.LeanRoute("POST", lambda request: _recharge_lean(request))  # defined with its renderer, below
+
     @extend_schema(
         tags=TAGS,
         summary="Recharge a wallet through Razorpay or Stripe",
@@ -186,11 +202,53 @@ class RechargeView(WebuddyView):
         return Response(render_recharge(recharge), status=status.HTTP_201_CREATED)
 
 
+CHECKOUT_TEXT = ("keyId", "orderId", "currency", "paymentIntentId", "clientSecret")
+
+
+def _checkout(checkout: dict) -> dict:
+    """CheckoutOut's answer: the fields the gateway gave, in its order."""
+    out = {}
+    for name in ("keyId", "orderId", "amount", "currency", "paymentIntentId", "clientSecret"):
+        if name in checkout:
+            value = checkout[name]
+            out[name] = None if value is None else int(value) if name == "amount" else str(value)
+    return out
+
+
 def render_recharge(recharge: Recharge) -> dict:
-    body = RechargeOut(recharge).data
-    if not recharge.checkout or recharge.status != Recharge.Status.PENDING:
-        body.pop("checkout")  # only while there is something to pay
+    """RechargeOut's answer as a plain dict (tests/api/test_lean.py holds the two equal); the checkout
+    only while there is something to pay."""
+    c = recharge.currency
+    body = {
+        "id": str(recharge.id),
+        "userId": str(recharge.user_id),
+        "amount": lean.money(recharge.amount, c),
+        "currency": c,
+        "paymentMethod": recharge.payment_method,
+        "status": recharge.status,
+        "providerOrderId": recharge.provider_order_id,
+    }
+    if recharge.checkout and recharge.status == Recharge.Status.PENDING:
+        body["checkout"] = _checkout(recharge.checkout)
+    body["createdAt"] = lean.iso_time(recharge.created_at)
+    body["wallet"] = render_wallet_summary(recharge.account)
     return body
+
+
+RECHARGE_LEAN = {
+    "userId": lean.Field(lean.an_id), "amount": lean.Field(lean.amount),
+    "paymentMethod": lean.Field(lean.choice("RAZORPAY", "STRIPE")),
+}
+
+
+def _recharge_lean(request):
+    v = lean.body(request, RECHARGE_LEAN)
+    tenant = lean.api_client(request, Tenant.Dialect.WEBUDDY).tenant
+    recharge, _ = recharges.recharge_create(
+        tenant=tenant, user_id=v["userId"], amount=v["amount"], payment_method=v["paymentMethod"], recovery=NO_RECOVERY
+    )
+    recharge.account.refresh_from_db()
+    return lean.respond(render_recharge(recharge), status.HTTP_201_CREATED)
 
 
 # Event data: what this dialect's own GET answers for the object (wallets.events).
@@ -296,7 +354,55 @@ class HistoryQuery(QuerySerializer):
     pageSize = QueryIntegerField(required=False, default=10, min_value=1, max_value=100)
 
 
+def render_history_line(line: dict) -> dict:
+    """HistoryItemOut's answer as a plain dict (tests/api/test_lean.py holds the two equal)."""
+    c = line["currency"]
+    return {
+        "id": str(line["transaction_id"]),
+        "type": line["type"],
+        "amount": lean.money(line["amount"], c),
+        "currency": c,
+        "direction": line["direction"],
+        "balanceAfter": lean.money(line["balance_after"], c),
+        "description": line["description"],
+        "referenceType": line["reference_type"],
+        "referenceId": line["reference_id"],
+        "createdAt": lean.iso_time(line["created_at"]),
+    }
+
+
+def history_body(history, page: int, size: int) -> dict:
+    return {
+        "items": [render_history_line(line) for line in history.lines],
+        "page": page,
+        "pageSize": size,
+        "total": history.total,
+        "totalPages": math.ceil(history.total / size),
+    }
+
+
+HISTORY_LEAN = {
+    "userId": lean.Field(lean.an_id),
+    "page": lean.Field(lean.query_int(1, MAX_QUERY_INT), False, 1),
+    "pageSize": lean.Field(lean.query_int(1, 100), False, 10),
+}
+
+
+def _history_lean(request):
+    q = lean.query(request, HISTORY_LEAN)
+    tenant = lean.api_client(request, Tenant.Dialect.WEBUDDY).tenant
+    wallet = selectors.webuddy_wallet(tenant=tenant, user_id=q["userId"])
+    page, size = q["page"], q["pageSize"]
+    history = wallet_history(wallets=[wallet], entries=None, offset=(page - 1) * size, limit=size)
+    return lean.respond(history_body(history, page, size), allow=HISTORY_ALLOW)
+
+
+HISTORY_ALLOW = "GET, HEAD, OPTIONS"
+
+
 class HistoryView(WebuddyView):
+    lean = lean.LeanRoute("GET", _history_lean, HISTORY_ALLOW)
+
     @extend_schema(
         tags=TAGS,
         summary="A wallet's transaction history, newest first",
@@ -324,12 +430,4 @@ class HistoryView(WebuddyView):
             entries = filters.qs
         page, size = q["page"], q["pageSize"]
         history = wallet_history(wallets=[wallet], entries=entries, offset=(page - 1) * size, limit=size)
-        return Response(
-            {
-                "items": HistoryItemOut(history.lines, many=True).data,
-                "page": page,
-                "pageSize": size,
-                "total": history.total,
-                "totalPages": math.ceil(history.total / size),
-            }
-        )
+        return Response(history_body(history, page, size))

@@ -1,0 +1,288 @@
+"""The lean path of the hot money requests (wallets.api.lean): it answers ordinary requests without
+DRF, exactly as the full view would, and leaves everything else to the full view.
+
+- Each plain-dict renderer gives what its serializer (the schema's source) gives.
+- An ordinary request is answered by the lean path (the DRF handler is made to fail), with a body
+  that matches the OpenAPI schema and the full view's answer to the same request.
+- A request it does not fully understand goes the full way: unknown fields, wrong types, an
+  Idempotency-Key, a bad credential, an Accept other than JSON.
+- A service's refusal on the lean path is the full view's refusal, byte for byte.
+"""
+import json
+import uuid
+from decimal import Decimal
+from unittest import mock
+
+import jsonschema
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from sessions_app.api.webuddy import SessionAdjustView, SessionEndView, SessionOut, SessionStartView, render_session
+from sessions_app.models import ConsultationSession
+from tests.tmr.helpers import charge, signed_in
+from tests.webuddy.helpers import create_user, funded_user
+from wallets.api.tmr import (
+    ChargeView,
+    EscrowOut,
+    FreezeView,
+    ReleaseView,
+    WalletOut,
+    WithdrawView,
+    render_escrow,
+    render_wallet,
+)
+from wallets.api.webuddy import (
+    HistoryItemOut,
+    HistoryView,
+    RechargeOut,
+    RechargeView,
+    WalletSummaryOut,
+    render_history_line,
+    render_recharge,
+    render_wallet_summary,
+)
+from wallets.models import Account, Escrow, Recharge
+from wallets.selectors import wallet_history
+
+pytestmark = pytest.mark.django_db
+
+FULL = {"HTTP_ACCEPT": "application/json, */*;q=0.1"}  # an Accept the lean path leaves to DRF
+
+
+def full_only(*views):
+    """The DRF handlers of `views` fail: what still answers was answered by the lean path."""
+    patches = [mock.patch.object(v, "get" if v is HistoryView else "post", side_effect=AssertionError("DRF ran")) for v in views]
+    for p in patches:
+        p.start()
+    return patches
+
+
+@pytest.fixture
+def lean_only():
+    patches = full_only(WithdrawView, ChargeView, FreezeView, ReleaseView, SessionStartView, SessionAdjustView,
+                        SessionEndView, RechargeView, HistoryView)
+    yield
+    for p in patches:
+        p.stop()
+
+
+@pytest.fixture(scope="module")
+def openapi(django_db_blocker):
+    with django_db_blocker.unblock():
+        return APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+
+def json_schema(node):
+    """OpenAPI 3.0's `nullable` as JSON Schema's null type."""
+    if isinstance(node, list):
+        return [json_schema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: json_schema(v) for k, v in node.items() if k != "nullable"}
+    if node.get("nullable"):
+        out = {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+def check_schema(openapi, path: str, method: str, status: int, body: dict) -> None:
+    """The body against its response schema; no property outside it."""
+    schema = openapi["paths"][path][method]["responses"][str(status)]["content"]["application/json"]["schema"]
+    components = json_schema(openapi["components"])
+    for component in components["schemas"].values():
+        component.setdefault("additionalProperties", False)
+    jsonschema.validate(body, {**json_schema(schema), "components": components})
+
+
+# The renderers and their serializers
+
+
+def test_each_renderer_gives_what_its_serializer_gives(webuddy_client, tmr_key_client):
+    user, expert = funded_user(webuddy_client, 500), create_user(webuddy_client)
+    started = webuddy_client.post("/v1/sessions/start", {"userId": user["id"], "expertId": expert["id"], "sessionFee": 100}, format="json")
+    webuddy_client.post("/v1/sessions/end", {"sessionId": started.json()["id"], "expertId": expert["id"], "actualFee": Decimal("70.5")}, format="json")
+    for session in ConsultationSession.objects.all():
+        assert render_session(session) == SessionOut(session).data
+    open_session = webuddy_client.post("/v1/sessions/start", {"userId": user["id"], "expertId": expert["id"], "sessionFee": 10}, format="json")
+    assert open_session.status_code == 201
+    session = ConsultationSession.objects.get(pk=open_session.json()["id"])
+    assert render_session(session) == SessionOut(session).data  # nulls while it runs
+
+    wallet = Account.objects.get(user_id=user["id"], kind="wallet")
+    assert render_wallet(wallet) == WalletOut(wallet).data
+    assert render_wallet_summary(wallet) == WalletSummaryOut(wallet).data
+    for line in wallet_history(wallets=[wallet], offset=0, limit=50).lines:
+        assert render_history_line(line) == HistoryItemOut(line).data
+    for recharge in Recharge.objects.select_related("account"):
+        serialized = RechargeOut(recharge).data
+        if not recharge.checkout or recharge.status != Recharge.Status.PENDING:
+            serialized.pop("checkout")
+        assert render_recharge(recharge) == serialized
+
+    buyer, buyer_user = signed_in()
+    _, seller_user = signed_in()
+    charge(buyer, 500)
+    tmr_key_client.post("/api/v1/wallet/escrow/freeze", {"user_id": buyer_user["id"], "order_id": "o-1", "amount": 150, "currency": "USD"}, format="json")
+    tmr_key_client.post("/api/v1/wallet/escrow/freeze", {"user_id": buyer_user["id"], "order_id": "o-2", "amount": 10, "currency": "USD"}, format="json")
+    tmr_key_client.post("/api/v1/wallet/escrow/release", {"order_id": "o-1", "payee_id": seller_user["id"]}, format="json")
+    escrows = list(Escrow.objects.all())
+    assert {e.status for e in escrows} == {"frozen", "released"}
+    for escrow in escrows:
+        assert render_escrow(escrow) == EscrowOut(escrow).data
+
+
+def test_a_pending_live_recharge_renders_its_checkout_like_its_serializer():
+    recharge = Recharge(
+        id=uuid.uuid4(), user_id=uuid.uuid4(), amount=Decimal("10"), currency="INR", payment_method="RAZORPAY",
+        status="pending", provider_order_id="order_1", checkout={"keyId": "rzp_test_1", "orderId": "order_1", "amount": 1000, "currency": "INR"},
+    )
+    recharge.created_at = recharge.updated_at = timezone.now()
+    recharge.account = Account(currency="INR", balance=Decimal("1.5"), held_balance=Decimal(0), status="active")
+    assert render_recharge(recharge) == RechargeOut(recharge).data
+    assert render_recharge(recharge)["checkout"]["amount"] == 1000
+
+
+# Ordinary requests: the lean path, as the full view answers them
+
+
+def test_tmr_withdraw_and_charge_take_the_lean_path_and_answer_as_the_full_view(openapi):
+    client, _ = signed_in()
+    charge(client, 100)
+    with mock.patch.object(WithdrawView, "post", side_effect=AssertionError("DRF ran")), \
+         mock.patch.object(ChargeView, "post", side_effect=AssertionError("DRF ran")):
+        charged = client.post("/api/v1/wallet/charge", {"amount": 10, "currency": "USD"}, format="json")
+        lean = client.post("/api/v1/wallet/withdraw", {"amount": Decimal("0.5")}, format="json")
+    assert (charged.status_code, lean.status_code) == (200, 200)
+    full = client.post("/api/v1/wallet/withdraw", {"amount": Decimal("0.5")}, format="json", **FULL)
+    assert full.status_code == 200
+    a, b = lean.json(), full.json()
+    assert list(a) == list(b)  # same fields, same order
+    assert (a["id"], a["user_id"], a["currency"], a["status"]) == (b["id"], b["user_id"], b["currency"], b["status"])
+    assert (Decimal(str(a["balance"])), Decimal(str(b["balance"]))) == (Decimal("109.50"), Decimal("109.00"))
+    assert b'"balance":109.50' in lean.content  # exact decimals, the currency's places
+    assert lean["Allow"] == full["Allow"] and lean["Content-Type"] == full["Content-Type"]
+    check_schema(openapi, "/api/v1/wallet/withdraw", "post", 200, a)
+    check_schema(openapi, "/api/v1/wallet/charge", "post", 200, charged.json())
+
+
+def test_webuddy_sessions_recharge_and_history_take_the_lean_path(webuddy_client, openapi, lean_only):
+    user, expert = funded_user(webuddy_client, 500), create_user(webuddy_client)
+    started = webuddy_client.post("/v1/sessions/start", {"userId": user["id"], "expertId": expert["id"], "sessionFee": 100}, format="json")
+    assert started.status_code == 201, started.content
+    adjusted = webuddy_client.post("/v1/sessions/adjust", {"sessionId": started.json()["id"], "adjustedFee": 120}, format="json")
+    assert adjusted.status_code == 200, adjusted.content
+    ended = webuddy_client.post("/v1/sessions/end", {"sessionId": started.json()["id"], "expertId": expert["id"], "actualFee": 110}, format="json")
+    assert ended.status_code == 200, ended.content
+    recharged = webuddy_client.post("/v1/wallet/recharge", {"userId": user["id"], "amount": 25, "paymentMethod": "RAZORPAY"}, format="json")
+    assert recharged.status_code == 201, recharged.content
+    history = webuddy_client.get(f"/v1/wallet/history?userId={user['id']}&page=1&pageSize=3")
+    assert history.status_code == 200, history.content
+
+    assert ended.json()["chargedAmount"] == 110 and ended.json()["status"] == "settled"
+    assert [line["type"] for line in history.json()["items"]][:1] == ["deposit"]
+    assert history.json()["pageSize"] == 3 and history.json()["totalPages"] >= 2
+    for path, status, response in (
+        ("/v1/sessions/start", 201, started), ("/v1/sessions/adjust", 200, adjusted), ("/v1/sessions/end", 200, ended),
+        ("/v1/wallet/recharge", 201, recharged),
+    ):
+        check_schema(openapi, path, "post", status, response.json())
+    check_schema(openapi, "/v1/wallet/history", "get", 200, history.json())
+
+
+def test_escrow_freeze_and_release_take_the_lean_path(tmr_key_client, openapi, lean_only):
+    buyer, buyer_user = signed_in()
+    _, seller_user = signed_in()
+    charge(buyer, 500)
+    frozen = tmr_key_client.post("/api/v1/wallet/escrow/freeze", {"user_id": buyer_user["id"], "order_id": "o-9", "amount": 150}, format="json")
+    assert frozen.status_code == 201, frozen.content
+    released = tmr_key_client.post("/api/v1/wallet/escrow/release", {"order_id": "o-9", "payee_id": seller_user["id"]}, format="json")
+    assert released.status_code == 200, released.content
+    assert released.json()["status"] == "released" and released.json()["payout_amount"] + released.json()["fee"] == 150
+    check_schema(openapi, "/api/v1/wallet/escrow/freeze", "post", 201, frozen.json())
+    check_schema(openapi, "/api/v1/wallet/escrow/release", "post", 200, released.json())
+
+
+# Refusals: the service's on the lean path, everything else by the full view
+
+
+def test_a_refusal_on_the_lean_path_is_the_full_views_refusal_byte_for_byte(webuddy_client):
+    client, _ = signed_in()
+    charge(client, 5)
+    lean = client.post("/api/v1/wallet/withdraw", {"amount": 50}, format="json")
+    full = client.post("/api/v1/wallet/withdraw", {"amount": 50}, format="json", **FULL)
+    assert lean.status_code == full.status_code and lean.content == full.content
+    assert lean.json()["code"] == "insufficient_balance"
+    places = client.post("/api/v1/wallet/withdraw", {"amount": Decimal("0.001")}, format="json")
+    places_full = client.post("/api/v1/wallet/withdraw", {"amount": Decimal("0.001")}, format="json", **FULL)
+    assert (places.status_code, places.content) == (places_full.status_code, places_full.content) and places.status_code == 422
+
+    user, expert = funded_user(webuddy_client, 5), create_user(webuddy_client)
+    body = {"userId": user["id"], "expertId": expert["id"], "sessionFee": 100}
+    lean = webuddy_client.post("/v1/sessions/start", body, format="json")
+    full = webuddy_client.post("/v1/sessions/start", body, format="json", **FULL)
+    assert lean.status_code == full.status_code and lean.content == full.content
+    assert lean.json()["code"] == "insufficient_balance"
+
+
+@pytest.mark.parametrize("body, status, code", [
+    ({"amount": 1, "currency": "USD", "note": "x"}, 422, "validation_error"),  # an unknown field
+    ({"amount": "1", "currency": "USD"}, 422, "validation_error"),  # a string for a number
+    ({"amount": True}, 422, "validation_error"),
+    ({"amount": 1, "currency": "EUR"}, 422, "validation_error"),
+    ({"currency": "USD"}, 422, "validation_error"),  # the amount missing
+    ([1, 2], 422, "validation_error"),
+])
+def test_what_the_lean_path_does_not_understand_is_answered_by_the_full_view(body, status, code):
+    client, _ = signed_in()
+    charge(client, 5)
+    with mock.patch("wallets.api.tmr.postings.wallet_withdraw", side_effect=AssertionError("posted")):
+        response = client.post("/api/v1/wallet/withdraw", body, format="json")
+    assert response.status_code == status, response.content
+    assert response.json()["code"] == code and "message" in response.json()
+
+
+def test_bad_credentials_a_missing_wallet_and_idempotency_keys_go_the_full_way(webuddy_client):
+    client, _ = signed_in()
+    bad = APIClient()
+    bad.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
+    refused = bad.post("/api/v1/wallet/withdraw", {"amount": 1}, format="json")
+    assert refused.status_code == 401 and refused.json()["code"] == "not_authenticated"
+    missing = client.post("/api/v1/wallet/withdraw", {"amount": 1, "currency": "USDC"}, format="json")
+    assert missing.status_code == 404 and missing.json()["code"] == "wallet_not_found"
+    opened = client.post("/api/v1/wallet/charge", {"amount": 3, "currency": "USDC"}, format="json")
+    assert opened.status_code == 200 and opened.json()["currency"] == "USDC"  # the full view opened the wallet
+
+    first = client.post("/api/v1/wallet/withdraw", {"amount": 1, "currency": "USDC"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = client.post("/api/v1/wallet/withdraw", {"amount": 1, "currency": "USDC"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again["Idempotent-Replayed"] == "true" and again.content == first.content
+    assert client.get("/api/v1/wallet?currency=USDC").json()["balance"] == 2
+
+    key = webuddy_client._credentials["HTTP_AUTHORIZATION"]
+    tmr = APIClient()
+    tmr.credentials(HTTP_AUTHORIZATION=key)  # a WeBuddy key on the TMR orders API
+    wrong = tmr.post("/api/v1/wallet/escrow/release", {"order_id": "o", "payee_id": str(uuid.uuid4())}, format="json")
+    assert wrong.status_code == 403 and wrong.json()["code"] == "permission_denied"
+
+
+def test_a_history_query_with_filters_or_repeats_goes_the_full_way(webuddy_client):
+    user = funded_user(webuddy_client, 50)
+    with mock.patch("wallets.api.webuddy.lean.api_client", side_effect=AssertionError("lean ran")):
+        filtered = webuddy_client.get(f"/v1/wallet/history?userId={user['id']}&type=deposit")
+        repeated = webuddy_client.get(f"/v1/wallet/history?userId={user['id']}&page=1&page=2")
+        blank = webuddy_client.get(f"/v1/wallet/history?userId={user['id']}&pageSize=")
+    assert filtered.status_code == 200 and {i["type"] for i in filtered.json()["items"]} == {"deposit"}
+    assert repeated.status_code == 200
+    assert blank.status_code == 400 and blank.json()["code"] == "validation_error"
+
+
+def test_the_lean_body_rules_match_the_strict_parser():
+    """Duplicate keys, NaN and -0 never reach a service through the lean path either."""
+    client, _ = signed_in()
+    charge(client, 5)
+    for raw in ('{"amount":1,"amount":2}', '{"amount":NaN}', '{"amount":-0}', '{"amount":1e400000}'):
+        response = client.generic("POST", "/api/v1/wallet/withdraw", raw, content_type="application/json")
+        assert response.status_code == 422, (raw, response.content)
+        assert response.json()["code"] in ("validation_error", "malformed_json")
+    assert client.get("/api/v1/wallet").json()["balance"] == 5
+    assert json.loads(client.get("/api/v1/wallet").content)["status"] == "active"
