@@ -14,7 +14,9 @@ from pathlib import Path
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="small sizes and short runs")
-    parser.add_argument("--skip", action="append", default=[], choices=["limit", "core", "http", "growth"])
+    parser.add_argument("--skip", action="append", default=[], choices=["limit", "core", "http", "growth"],
+                        help="leave a part out (such a run is not kept among the full runs)")
+    parser.add_argument("--only", nargs="+", metavar="SCENARIO", help="HTTP scenarios to run (default: all)")
     args = parser.parse_args()
 
     from bench import env
@@ -25,7 +27,7 @@ def main() -> int:
     from bench import core, growth, http, limit, report
 
     q = args.quick
-    result = {"quick": q, "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": report.machine()}
+    result = {"quick": q, "skipped": args.skip, "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": report.machine()}
     clients = [4, 16] if q else [1, 4, 16]
     seconds = 2 if q else 10
     began = time.time()
@@ -42,7 +44,8 @@ def main() -> int:
     wallet_ids = core.create_wallets(1000 if q else core.WALLETS)
     step("core", lambda: core.measure(wallet_ids, clients, seconds))
     with tempfile.TemporaryDirectory() as workdir:
-        step("http", lambda: http.measure(http.prepare_data(50 if q else 200), [16] if q else [16, 64], seconds, Path(workdir)))
+        step("http", lambda: http.measure(http.prepare_data(50 if q else 200), [16] if q else [16, 64], seconds, Path(workdir),
+                                              ["healthz", *[s for s in args.only if s != "healthz"]] if args.only else http.SCENARIOS))
 
     def grow():
         levels = [10**4, 10**5] if q else [10**5, 10**6, 10**7]

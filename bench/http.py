@@ -2,6 +2,7 @@
 process) sending each scenario at 16 and 64 connections."""
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -115,7 +116,33 @@ def _to_ms(text: str) -> float:
     return round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 2)
 
 
-def _wrk(script: Path, connections: int, seconds: int) -> dict:
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(master_pid: int) -> dict:
+    """CPU seconds used so far by the app server's workers and by PostgreSQL's processes."""
+    used = {"app": 0.0, "database": 0.0}
+    for child in Path("/proc").iterdir():
+        if not (child.name.isascii() and child.name.isdigit()):
+            continue
+        try:
+            stat = (child / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        ppid, cpu = int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+        if ppid == master_pid or int(child.name) == master_pid:
+            used["app"] += cpu
+        elif name.startswith("postgres"):
+            used["database"] += cpu
+    return used
+
+
+def _wrk(script: Path, connections: int, seconds: int, master_pid: int | None = None) -> dict:
+    """One wrk run; with `master_pid`, also the CPU per request of the app server, PostgreSQL and wrk."""
+    before = _cpu_seconds(master_pid) if master_pid else None
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s", str(script),
          f"http://127.0.0.1:{PORT}"],
@@ -124,7 +151,17 @@ def _wrk(script: Path, connections: int, seconds: int) -> dict:
     non2xx = re.search(r"Non-2xx or 3xx responses: ([0-9]+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     requests = int(re.search(r"([0-9]+) requests in", out).group(1))
+    cpu = {}
+    if before is not None and requests:
+        after, done = _cpu_seconds(master_pid), resource.getrusage(resource.RUSAGE_CHILDREN)
+        load = (done.ru_utime + done.ru_stime) - (children.ru_utime + children.ru_stime)
+        cpu = {
+            "app_cpu_ms": round((after["app"] - before["app"]) * 1000 / requests, 3),
+            "database_cpu_ms": round((after["database"] - before["database"]) * 1000 / requests, 3),
+            "wrk_cpu_ms": round(load * 1000 / requests, 3),
+        }
     return {
+        **cpu,
         "requests_per_second": float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1)),
         "requests": requests,
         "p50_ms": _to_ms(re.search(r"50%\s+([0-9.]+[a-z]+)", out).group(1)),
@@ -170,7 +207,7 @@ def measure(data: dict, connections: list[int], seconds: int, workdir: Path, sce
         for name in scenarios:
             _wrk(_script(name, data, workdir), 4, 1)  # warm every worker's connection and caches
             # A fresh script per run: escrow order ids must not repeat across runs.
-            results[name] = {c: _wrk(_script(name, data, workdir), c, seconds) for c in connections}
+            results[name] = {c: _wrk(_script(name, data, workdir), c, seconds, server.pid) for c in connections}
         results["worker_peak_rss_mb"] = _worker_peak_rss_mb(server.pid)
         results["gunicorn"] = f"{workers} workers x 4 threads (gthread)"
         return results

@@ -10,6 +10,7 @@ import argparse
 import cProfile
 import io
 import json
+import os
 import pstats
 import sys
 import time
@@ -110,6 +111,7 @@ def main() -> int:
 
     from bench import env
 
+    os.environ.setdefault("JWT_ACCESS_MINUTES", "600")  # the tokens outlive a profiling session
     database = "wallet_profile"
     env.BENCH_DB = database
     if not args.no_setup:

@@ -101,10 +101,13 @@ def markdown(r: dict) -> str:
             )
     if "http" in r:
         out += ["", f"## HTTP ({r['http'].get('gunicorn', '')}, wrk -t 2)", "",
-                "| scenario | connections | req/s | p50 ms | p99 ms | non-2xx |", "|---|---|---|---|---|---|"]
+                "CPU per request: of the gunicorn workers, of PostgreSQL's processes and of wrk, measured over the run.", "",
+                "| scenario | connections | req/s | p50 ms | p99 ms | non-2xx | CPU ms/request: app / PostgreSQL / wrk |",
+                "|---|---|---|---|---|---|---|"]
         for name in HTTP_ALL:
             for c, row in sorted((_g(r, "http", name) or {}).items(), key=lambda kv: int(kv[0])):
-                out.append(f"| {name} | {c} | {row['requests_per_second']} | {row['p50_ms']} | {row['p99_ms']} | {row['non_2xx']} |")
+                cpu = f"{row['app_cpu_ms']:.2f} / {row['database_cpu_ms']:.2f} / {row['wrk_cpu_ms']:.2f}" if "app_cpu_ms" in row else ""
+                out.append(f"| {name} | {c} | {row['requests_per_second']} | {row['p50_ms']} | {row['p99_ms']} | {row['non_2xx']} | {cpu} |")
         out.append(f"\nPeak RSS of a gunicorn worker: {r['http'].get('worker_peak_rss_mb')} MB.")
     if "growth" in r:
         out += ["", "## Growth", "", "| entries | load s | history page p50/p99 ms | balance at p50/p99 ms | reconcile s |", "|---|---|---|---|---|"]
@@ -186,7 +189,7 @@ def write(r: dict, directory: Path, name: str) -> dict:
     r["targets"] = targets(r)
     r["commit"] = _commit()
     directory.mkdir(parents=True, exist_ok=True)
-    if not r["quick"]:
+    if not r["quick"] and not r.get("skipped"):
         kept = directory / "runs"
         kept.mkdir(exist_ok=True)
         (kept / f"{r['started'].replace(':', '')}.json").write_text(json.dumps(

@@ -6,9 +6,12 @@ withdrawal's own statements). Here an idle connection is asked only when the ser
 something since its last answer: a server that restarts, or ends this backend, writes its goodbye
 (or closes the socket), which makes the socket readable. Then, and only then, `SELECT 1` decides.
 
-What this does not see is a connection the network dropped without a word: the request that finds
-it fails like any request whose database goes away mid-way, and Django drops the connection at the
-end of that request (`errors_occurred`), so the next request connects afresh.
+What this does not see is a connection the network dropped without a word (a partition, a failover
+without a reset): the request that finds it fails like any request whose database goes away
+mid-way, before anything commits, and Django drops the connection at the end of that request
+(`errors_occurred`), so the next request on that thread connects afresh. That is at most one failed
+request per pooled connection (workers x threads), where Django's own check would have hung as
+long and then reconnected.
 """
 import select
 

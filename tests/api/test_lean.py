@@ -10,6 +10,7 @@ DRF, exactly as the full view would, and leaves everything else to the full view
 """
 import json
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 from unittest import mock
 
@@ -18,7 +19,13 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from sessions_app.api.webuddy import SessionAdjustView, SessionEndView, SessionOut, SessionStartView, render_session
+from sessions_app.api.webuddy import (
+    SessionAdjustView,
+    SessionEndView,
+    SessionOut,
+    SessionStartView,
+    render_session,
+)
 from sessions_app.models import ConsultationSession
 from tests.tmr.helpers import charge, signed_in
 from tests.webuddy.helpers import create_user, funded_user
@@ -286,3 +293,54 @@ def test_the_lean_body_rules_match_the_strict_parser():
         assert response.json()["code"] in ("validation_error", "malformed_json")
     assert client.get("/api/v1/wallet").json()["balance"] == 5
     assert json.loads(client.get("/api/v1/wallet").content)["status"] == "active"
+
+
+def test_an_expired_token_is_refused_even_after_its_signature_was_remembered(settings):
+    from wallets.api import lean as lean_module
+
+    client, user = signed_in()
+    charge(client, 5)
+    assert client.post("/api/v1/wallet/withdraw", {"amount": 1}, format="json").status_code == 200
+    raw = client._credentials["HTTP_AUTHORIZATION"].split(" ", 1)[1]
+    assert raw in lean_module._VERIFIED
+    with mock.patch("wallets.api.lean.time.time", return_value=lean_module._VERIFIED[raw][1] + 1), \
+         mock.patch("rest_framework_simplejwt.tokens.aware_utcnow",
+                    return_value=timezone.now() + settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"] + timedelta(seconds=5)):
+        expired = client.post("/api/v1/wallet/withdraw", {"amount": 1}, format="json")
+    assert expired.status_code == 401 and expired.json()["code"] == "not_authenticated"
+
+
+def test_a_deactivated_user_is_refused_at_once_on_the_lean_path():
+    from wallets.models import User
+
+    client, user = signed_in()
+    charge(client, 5)
+    User.objects.filter(pk=user["id"]).update(is_active=False)
+    refused = client.post("/api/v1/wallet/withdraw", {"amount": 1}, format="json")
+    assert refused.status_code == 401 and refused.json()["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize("raw", [
+    b'\xef\xbb\xbf{"amount":1}',  # a UTF-8 byte order mark
+    '{"amount":1}'.encode("utf-16"),
+    '{"amount":1}'.encode("utf-32-le"),
+])
+def test_a_body_that_is_not_plain_utf8_json_is_refused_as_the_full_parser_refuses_it(raw):
+    client, _ = signed_in()
+    charge(client, 5)
+    response = client.generic("POST", "/api/v1/wallet/withdraw", raw, content_type="application/json")
+    assert response.status_code == 422 and response.json()["code"] == "malformed_json", response.content
+    assert client.get("/api/v1/wallet").json()["balance"] == 5
+
+
+def test_an_empty_accept_and_a_format_override_are_answered_by_drf_before_any_money_moves(webuddy_client):
+    client, _ = signed_in()
+    charge(client, 5)
+    empty = client.post("/api/v1/wallet/withdraw", {"amount": 1}, format="json", HTTP_ACCEPT="")
+    assert empty.status_code == 406
+    override = client.post("/api/v1/wallet/withdraw?format=api", {"amount": 1}, format="json")
+    assert override.status_code == 404
+    assert client.get("/api/v1/wallet").json()["balance"] == 5
+    user, expert = funded_user(webuddy_client, 50), create_user(webuddy_client)
+    started = webuddy_client.post("/v1/sessions/start?format=api", {"userId": user["id"], "expertId": expert["id"], "sessionFee": 10}, format="json")
+    assert started.status_code == 404

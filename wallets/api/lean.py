@@ -19,6 +19,7 @@ A view opts in with `lean = LeanRoute(...)` (see `wallets.api.base.ApiView.as_vi
 import functools
 import hmac
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -42,7 +43,7 @@ from wallets.money import as_currency
 from wallets.validation import json_depth_check, parse_ascii_int, parse_uuid
 
 JSON_TYPES = ("application/json", "application/json; charset=utf-8", "application/json;charset=utf-8")
-ACCEPTED = ("", "*/*", "application/json", "application/*")
+ACCEPTED = ("*/*", "application/json", "application/*")  # or no Accept at all (an empty one: DRF's 406)
 
 
 class Skip(Exception):
@@ -114,8 +115,8 @@ class Field:
 
 def body(request, fields: dict[str, Field]) -> dict:
     """The JSON object of the request, checked against `fields` (all known, the required present)."""
-    if request.META.get("CONTENT_TYPE", "").lower() not in JSON_TYPES:
-        raise Skip
+    if request.META.get("CONTENT_TYPE", "").lower() not in JSON_TYPES or request.META.get("QUERY_STRING"):
+        raise Skip  # a query string on a POST (`?format=`) is DRF's to answer
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -123,7 +124,9 @@ def body(request, fields: dict[str, Field]) -> dict:
     if not 0 < length <= settings.API_MAX_BODY_BYTES:
         raise Skip
     try:
-        data = json.loads(request.body, parse_float=Decimal, parse_int=json_int, parse_constant=Decimal,
+        # Decoded as UTF-8 first, as the full parser does (json.loads of bytes would guess UTF-16 or
+        # skip a byte order mark).
+        data = json.loads(request.body.decode("utf-8"), parse_float=Decimal, parse_int=json_int, parse_constant=Decimal,
                           object_pairs_hook=json_object)
         json_depth_check(data)
     except (ValueError, RecursionError, ArithmeticError, UnicodeDecodeError):
@@ -251,12 +254,17 @@ _USER_WALLET_SQL = (
 )
 
 
-def end_user_wallet(request, currency: str) -> Account:
-    """The wallet in `currency` of the TMR Land user signed in with a JWT (`Bearer`), read with the
-    user and its tenant in one statement; the user as `wallets.api.auth.is_end_user` wants them."""
-    scheme, _, raw = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if scheme != "Bearer" or not raw:
-        raise Skip
+_VERIFIED: dict[str, tuple[uuid.UUID, float]] = {}
+VERIFIED_MAX = 10_000
+
+
+def _token_user(raw: str) -> uuid.UUID:
+    """The user id of a valid access token. A token's signature, once checked, stays valid, so it
+    is remembered (per process, at most VERIFIED_MAX tokens) until the token expires; the user itself
+    is still read on every request, so a deactivated user is refused at once."""
+    known = _VERIFIED.get(raw)
+    if known is not None and known[1] > time.time():
+        return known[0]
     try:
         token = AccessToken(raw)
     except TokenError:
@@ -264,6 +272,19 @@ def end_user_wallet(request, currency: str) -> Account:
     user_id = parse_uuid(token.get(jwt_settings.USER_ID_CLAIM))
     if user_id is None:
         raise Skip
+    if len(_VERIFIED) >= VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[raw] = (user_id, float(token["exp"]))
+    return user_id
+
+
+def end_user_wallet(request, currency: str) -> Account:
+    """The wallet in `currency` of the TMR Land user signed in with a JWT (`Bearer`), read with the
+    user and its tenant in one statement; the user as `wallets.api.auth.is_end_user` wants them."""
+    scheme, _, raw = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme != "Bearer" or not raw:
+        raise Skip
+    user_id = _token_user(raw)
     with connection.cursor() as cursor:
         cursor.execute(_USER_WALLET_SQL, [currency, _db_id(user_id)])
         row = cursor.fetchone()
@@ -339,7 +360,7 @@ def lean_view(route: LeanRoute, full_view):
         if (
             request.method == route.method
             and "HTTP_IDEMPOTENCY_KEY" not in request.META
-            and request.META.get("HTTP_ACCEPT", "") in ACCEPTED
+            and request.META.get("HTTP_ACCEPT", "*/*") in ACCEPTED
         ):
             try:
                 return route.handle(request, *args, **kwargs)
