@@ -191,9 +191,10 @@ def measure(data: dict, connections: list[int], seconds: int, workdir: Path, sce
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (make bench installs it: apt-get install wrk)")
     workers = os.environ.get("BENCH_GUNICORN_WORKERS", "4")
+    threads = os.environ.get("BENCH_GUNICORN_THREADS", "4")
     server = subprocess.Popen(
         [str(Path(os.sys.executable).parent / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{PORT}",
-         "-w", workers, "-k", "gthread", "--threads", "4", "--backlog", "2048", "--log-level", "warning"],
+         "-w", workers, "-k", "gthread", "--threads", threads, "--backlog", "2048", "--log-level", "warning"],
         cwd=ROOT, env=django_env(JWT_ACCESS_MINUTES="600"), start_new_session=True,
     )
     try:
@@ -209,7 +210,7 @@ def measure(data: dict, connections: list[int], seconds: int, workdir: Path, sce
             # A fresh script per run: escrow order ids must not repeat across runs.
             results[name] = {c: _wrk(_script(name, data, workdir), c, seconds, server.pid) for c in connections}
         results["worker_peak_rss_mb"] = _worker_peak_rss_mb(server.pid)
-        results["gunicorn"] = f"{workers} workers x 4 threads (gthread)"
+        results["gunicorn"] = f"{workers} workers x {threads} threads (gthread)"
         return results
     finally:
         os.killpg(server.pid, signal.SIGTERM)
