@@ -138,7 +138,9 @@ def markdown(r: dict) -> str:
 
 def _commit() -> str:
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, cwd=Path(__file__).parent)
+    # Code changes only: the reports this writes and the docs that quote them are not the measured code.
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results", ":!docs"],
+                           capture_output=True, text=True, cwd=Path(__file__).parent.parent)
     return (done.stdout.strip() or "?") + ("+changes" if dirty.stdout.strip() else "")
 
 
