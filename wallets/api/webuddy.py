@@ -171,9 +171,25 @@ class RechargeOut(serializers.Serializer):
     wallet = WalletSummaryOut(source="account")
 
 
+RECHARGE_LEAN = {
+    "userId": lean.Field(lean.an_id), "amount": lean.Field(lean.amount),
+    "paymentMethod": lean.Field(lean.choice("RAZORPAY", "STRIPE")),
+}
+
+
+def _recharge_lean(request):
+    v = lean.body(request, RECHARGE_LEAN)
+    tenant = lean.api_client(request, Tenant.Dialect.WEBUDDY).tenant
+    recharge, _ = recharges.recharge_create(
+        tenant=tenant, user_id=v["userId"], amount=v["amount"], payment_method=v["paymentMethod"], recovery=NO_RECOVERY
+    )
+    recharge.account.refresh_from_db()
+    return lean.respond(render_recharge(recharge), status.HTTP_201_CREATED)
+
+
 class RechargeView(WebuddyView):
     calls_out = True  # the gateway is called between the recharge's recorded and applied phases
-    lean = lean.LeanRoute("POST", lambda request: _recharge_lean(request))  # defined with its renderer, below
+    lean = lean.LeanRoute("POST", _recharge_lean)
 
     @extend_schema(
         tags=TAGS,
@@ -200,9 +216,6 @@ class RechargeView(WebuddyView):
         )
         recharge.account.refresh_from_db()
         return Response(render_recharge(recharge), status=status.HTTP_201_CREATED)
-
-
-CHECKOUT_TEXT = ("keyId", "orderId", "currency", "paymentIntentId", "clientSecret")
 
 
 def _checkout(checkout: dict) -> dict:
@@ -233,22 +246,6 @@ def render_recharge(recharge: Recharge) -> dict:
     body["createdAt"] = lean.iso_time(recharge.created_at)
     body["wallet"] = render_wallet_summary(recharge.account)
     return body
-
-
-RECHARGE_LEAN = {
-    "userId": lean.Field(lean.an_id), "amount": lean.Field(lean.amount),
-    "paymentMethod": lean.Field(lean.choice("RAZORPAY", "STRIPE")),
-}
-
-
-def _recharge_lean(request):
-    v = lean.body(request, RECHARGE_LEAN)
-    tenant = lean.api_client(request, Tenant.Dialect.WEBUDDY).tenant
-    recharge, _ = recharges.recharge_create(
-        tenant=tenant, user_id=v["userId"], amount=v["amount"], payment_method=v["paymentMethod"], recovery=NO_RECOVERY
-    )
-    recharge.account.refresh_from_db()
-    return lean.respond(render_recharge(recharge), status.HTTP_201_CREATED)
 
 
 # Event data: what this dialect's own GET answers for the object (wallets.events).
