@@ -33,6 +33,14 @@ def as_currency(value: Decimal, currency: str) -> Decimal:
     return Decimal(value).quantize(quantum(currency))
 
 
+def amount_out(value, currency: str | None) -> Decimal | None:
+    """An amount as the API writes it: with its currency's decimals (None stays None; with no
+    currency known, the value as stored)."""
+    if value is None:
+        return None
+    return as_currency(value, currency) if currency else Decimal(value)
+
+
 def _significant(value: Decimal) -> tuple[int, tuple[int, ...], int]:
     """(sign, digits, exponent) of a finite Decimal with trailing zeros dropped, exactly:
     `Decimal.normalize()` would round to the context's 28 digits."""

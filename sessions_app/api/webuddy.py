@@ -14,6 +14,7 @@ from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
 from wallets.errors import ErrorCode
 from wallets.events import event_renderer
 from wallets.models import Tenant
+from wallets.money import amount_out
 from wallets.validation import parse_id
 
 E = ErrorCode
@@ -72,14 +73,14 @@ def render_session(session: ConsultationSession) -> dict:
         "userId": str(session.user_id),
         "expertId": str(session.expert_id),
         "status": session.status,
-        "sessionFee": lean.money(session.session_fee, c),
-        "currentFee": lean.money(session.current_fee, c),
-        "heldAmount": lean.money(session.held_amount, c),
-        "deferredAmount": lean.money(session.deferred_amount, c),
-        "actualFee": lean.money(session.actual_fee, c),
-        "chargedAmount": lean.money(session.charged_amount, c),
-        "expertEarning": lean.money(session.expert_earning, c),
-        "platformFee": lean.money(session.platform_fee, c),
+        "sessionFee": amount_out(session.session_fee, c),
+        "currentFee": amount_out(session.current_fee, c),
+        "heldAmount": amount_out(session.held_amount, c),
+        "deferredAmount": amount_out(session.deferred_amount, c),
+        "actualFee": amount_out(session.actual_fee, c),
+        "chargedAmount": amount_out(session.charged_amount, c),
+        "expertEarning": amount_out(session.expert_earning, c),
+        "platformFee": amount_out(session.platform_fee, c),
         "startedAt": lean.iso_time(session.started_at),
         "endedAt": lean.optional_time(session.ended_at),
     }

@@ -27,6 +27,7 @@ from sessions_app.api.webuddy import (
     render_session,
 )
 from sessions_app.models import ConsultationSession
+from tests.invariants import assert_ledger_invariants
 from tests.tmr.helpers import charge, signed_in
 from tests.webuddy.helpers import create_user, funded_user
 from wallets.api.tmr import (
@@ -344,3 +345,34 @@ def test_an_empty_accept_and_a_format_override_are_answered_by_drf_before_any_mo
     user, expert = funded_user(webuddy_client, 50), create_user(webuddy_client)
     started = webuddy_client.post("/v1/sessions/start?format=api", {"userId": user["id"], "expertId": expert["id"], "sessionFee": 10}, format="json")
     assert started.status_code == 404
+
+
+def test_hostile_bodies_on_the_lean_endpoints_are_refused_and_move_no_money(webuddy_client, settings):
+    user, expert = funded_user(webuddy_client, 500), create_user(webuddy_client)
+    start = "/v1/sessions/start"
+
+    def balance():
+        return Account.objects.get(user_id=user["id"], kind="wallet").balance
+
+    before = balance()
+    # Ids in capitals are the same ids (the lean path and the full view both read any case).
+    upper = webuddy_client.post(start, {"userId": user["id"].upper(), "expertId": expert["id"].upper(), "sessionFee": 1}, format="json")
+    assert upper.status_code == 201 and upper.json()["userId"] == user["id"]
+    held = balance()
+    assert held == before  # a hold moves money to the held part, not out of the wallet
+    for body, status in [
+        ({"userId": user["id"], "expertId": expert["id"], "sessionFee": 10**13}, 400),  # beyond 10^12
+        ({"userId": user["id"], "expertId": expert["id"], "sessionFee": int("9" * 400)}, 400),
+        ({"userId": user["id"], "expertId": expert["id"], "sessionFee": Decimal("1e-30")}, 400),
+        ({"userId": "１２３", "expertId": expert["id"], "sessionFee": 1}, 404),  # not one of our ids
+    ]:
+        response = webuddy_client.post(start, body, format="json")
+        assert response.status_code == status, (body, response.content)
+    deep = '{"userId":' + "[" * 5000 + "]" * 5000 + "}"
+    assert webuddy_client.generic("POST", start, deep, content_type="application/json").status_code == 400
+    huge = '{"userId":"' + "a" * (settings.API_MAX_BODY_BYTES + 10) + '"}'
+    assert webuddy_client.generic("POST", start, huge, content_type="application/json").status_code == 413
+    page = webuddy_client.get(f"/v1/wallet/history?userId={user['id']}&page=١")  # an Arabic-Indic digit
+    assert page.status_code == 400 and page.json()["code"] == "validation_error"
+    assert balance() == held
+    assert_ledger_invariants()

@@ -62,6 +62,12 @@ def error_body(code: ErrorCode | str, message: str, fields=None) -> dict:
     return body
 
 
+def domain_refusal(exc: DomainError, request) -> tuple[dict, int]:
+    """A service's refusal: its envelope and status (a validation error's by dialect)."""
+    status = validation_status(request) if exc.code == ErrorCode.VALIDATION_ERROR else exc.status
+    return error_body(exc.code, exc.message, exc.fields), status
+
+
 def _credentials_message(detail) -> str:
     """A sentence for a refused credential: simplejwt puts a dict (its reason per token class) there."""
     if not isinstance(detail, dict):
@@ -86,8 +92,8 @@ def _exception_response(exc, context):
     request = context.get("request")
     headers = {}
     if isinstance(exc, DomainError):
-        status = validation_status(request) if exc.code == ErrorCode.VALIDATION_ERROR else exc.status
-        return Response(error_body(exc.code, exc.message, exc.fields), status=status)
+        body, status = domain_refusal(exc, request)
+        return Response(body, status=status)
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
         message = f"Invalid input. {_summary(fields)}" if fields else "Invalid input."

@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from wallets.money import as_currency
+from wallets.money import amount_out
 from wallets.validation import MAX_QUERY_INT, parse_ascii_int, parse_uuid
 
 
@@ -35,10 +35,7 @@ class AmountField(serializers.Field):
         return value, currency
 
     def to_representation(self, pair):
-        value, currency = pair
-        if value is None:
-            return None
-        return as_currency(value, currency) if currency else Decimal(value)
+        return amount_out(*pair)
 
 
 class QueryIntegerField(serializers.IntegerField):

@@ -7,8 +7,8 @@ the body is read with the same strict JSON rules, the caller and the rows it nee
 hand-written statement, and the handler calls **the same service** the full view calls and answers
 with the same plain-dict renderer.
 
-It is only a shortcut for requests it fully understands. Anything else returns None, and the same
-request goes the full way (DRF), which answers exactly as it always has: a body with an unknown
+It is only a shortcut for requests it fully understands. For anything else it raises `Skip` before
+any write, and the same request goes the full way (DRF), which answers exactly as it always has: a body with an unknown
 field, a wrong type, text with control characters or surrounding spaces, a missing or unusual
 credential, an `Idempotency-Key`, an `Accept` other than JSON, a row that is not there. So every
 refusal a client can provoke before the service runs is written in one place, the full view; the
@@ -26,7 +26,6 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Callable
 
-import simplejson
 from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse
@@ -34,12 +33,11 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
-from wallets.api.errors import error_body, validation_status
-from wallets.api.rendering import json_int, json_object
+from wallets.api.errors import domain_refusal
+from wallets.api.rendering import DecimalJSONRenderer, json_int, json_object
 from wallets.crypto import API_KEY_PREFIX, api_key_hash
-from wallets.errors import DomainError, ErrorCode
+from wallets.errors import DomainError
 from wallets.models import Account, ApiKey, Tenant, User
-from wallets.money import as_currency
 from wallets.validation import json_depth_check, parse_ascii_int, parse_uuid
 
 JSON_TYPES = ("application/json", "application/json; charset=utf-8", "application/json;charset=utf-8")
@@ -254,7 +252,7 @@ _USER_WALLET_SQL = (
 )
 
 
-_VERIFIED: dict[str, tuple[uuid.UUID, float]] = {}
+_VERIFIED: dict[str, tuple[uuid.UUID, int]] = {}  # raw token -> (user id, expiry in Unix seconds)
 VERIFIED_MAX = 10_000
 
 
@@ -274,7 +272,7 @@ def _token_user(raw: str) -> uuid.UUID:
         raise Skip
     if len(_VERIFIED) >= VERIFIED_MAX:
         _VERIFIED.clear()
-    _VERIFIED[raw] = (user_id, float(token["exp"]))
+    _VERIFIED[raw] = (user_id, int(token["exp"]))
     return user_id
 
 
@@ -304,39 +302,26 @@ def end_user_wallet(request, currency: str) -> Account:
 # Answers.
 
 
-def _default(value):
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return iso_time(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+_renderer = DecimalJSONRenderer()
 
 
 def respond(data, status: int = 200, allow: str = "POST, OPTIONS") -> HttpResponse:
-    """The JSON the full view's renderer writes (exact decimals, compact), with DRF's `Allow`."""
-    content = simplejson.dumps(data, use_decimal=True, ensure_ascii=False, separators=(",", ":"), default=_default)
-    response = HttpResponse(content.encode(), status=status, content_type="application/json")
+    """The full view's JSON (its renderer: exact decimals, compact), with DRF's `Allow`."""
+    response = HttpResponse(_renderer.render(data), status=status, content_type="application/json")
     response["Allow"] = allow
     return response
 
 
 def refused(request, exc: DomainError, allow: str = "POST, OPTIONS") -> HttpResponse:
-    """A service's refusal, as `wallets.api.errors.exception_handler` answers it."""
-    status = validation_status(request) if exc.code == ErrorCode.VALIDATION_ERROR else exc.status
-    return respond(error_body(exc.code, exc.message, exc.fields), status, allow)
+    """A service's refusal, as the full view's exception handler answers it."""
+    body, status = domain_refusal(exc, request)
+    return respond(body, status, allow)
 
 
 def iso_time(value: datetime) -> str:
     """A time as DRF's DateTimeField writes it (UTC, `Z`)."""
     text = value.astimezone(timezone.utc).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def money(value, currency: str | None):
-    """An amount as AmountField writes it: with its currency's decimals."""
-    if value is None:
-        return None
-    return as_currency(value, currency) if currency else Decimal(value)
 
 
 def optional_time(value: datetime | None) -> str | None:

@@ -19,7 +19,7 @@ from wallets.api.schema import IDEMPOTENCY_ERRORS, tmr_errors
 from wallets.errors import ErrorCode
 from wallets.events import event_renderer
 from wallets.models import Account, Entry, Escrow, Tenant
-from wallets.money import as_currency, parse_amount
+from wallets.money import amount_out, as_currency, parse_amount
 from wallets.network import client_ip
 from wallets.selectors import wallet_history
 from wallets.services import accounts, postings, users
@@ -337,12 +337,12 @@ def render_escrow(escrow: Escrow) -> dict:
     return {
         "order_id": escrow.order_id,
         "user_id": str(escrow.user_id),
-        "amount": lean.money(escrow.amount, c),
+        "amount": amount_out(escrow.amount, c),
         "currency": c,
         "status": escrow.status,
         "payee_id": None if escrow.payee_id is None else str(escrow.payee_id),
-        "fee": lean.money(escrow.fee, c),
-        "payout_amount": lean.money(escrow.payout_amount, c),
+        "fee": amount_out(escrow.fee, c),
+        "payout_amount": amount_out(escrow.payout_amount, c),
         "created_at": lean.iso_time(escrow.created_at),
         "updated_at": lean.iso_time(escrow.updated_at),
     }

@@ -16,7 +16,7 @@ from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
 from wallets.errors import ErrorCode
 from wallets.events import event_renderer
 from wallets.models import Account, Entry, Recharge, Tenant, User
-from wallets.money import as_currency
+from wallets.money import amount_out, as_currency
 from wallets.recovery import NO_RECOVERY
 from wallets.selectors import wallet_history
 from wallets.services import recharges, users
@@ -57,9 +57,9 @@ def render_wallet_summary(wallet: Account) -> dict:
     """WalletSummaryOut's answer as a plain dict (tests/api/test_lean.py holds the two equal)."""
     c = wallet.currency
     return {
-        "balance": lean.money(wallet.balance, c),
-        "heldBalance": lean.money(wallet.held_balance, c),
-        "availableBalance": lean.money(wallet.available_balance, c),
+        "balance": amount_out(wallet.balance, c),
+        "heldBalance": amount_out(wallet.held_balance, c),
+        "availableBalance": amount_out(wallet.available_balance, c),
         "currency": c,
         "status": wallet.status,
     }
@@ -235,7 +235,7 @@ def render_recharge(recharge: Recharge) -> dict:
     body = {
         "id": str(recharge.id),
         "userId": str(recharge.user_id),
-        "amount": lean.money(recharge.amount, c),
+        "amount": amount_out(recharge.amount, c),
         "currency": c,
         "paymentMethod": recharge.payment_method,
         "status": recharge.status,
@@ -357,10 +357,10 @@ def render_history_line(line: dict) -> dict:
     return {
         "id": str(line["transaction_id"]),
         "type": line["type"],
-        "amount": lean.money(line["amount"], c),
+        "amount": amount_out(line["amount"], c),
         "currency": c,
         "direction": line["direction"],
-        "balanceAfter": lean.money(line["balance_after"], c),
+        "balanceAfter": amount_out(line["balance_after"], c),
         "description": line["description"],
         "referenceType": line["reference_type"],
         "referenceId": line["reference_id"],
@@ -378,6 +378,7 @@ def history_body(history, page: int, size: int) -> dict:
     }
 
 
+HISTORY_ALLOW = "GET, HEAD, OPTIONS"
 HISTORY_LEAN = {
     "userId": lean.Field(lean.an_id),
     "page": lean.Field(lean.query_int(1, MAX_QUERY_INT), False, 1),
@@ -392,9 +393,6 @@ def _history_lean(request):
     page, size = q["page"], q["pageSize"]
     history = wallet_history(wallets=[wallet], entries=None, offset=(page - 1) * size, limit=size)
     return lean.respond(history_body(history, page, size), allow=HISTORY_ALLOW)
-
-
-HISTORY_ALLOW = "GET, HEAD, OPTIONS"
 
 
 class HistoryView(WebuddyView):
