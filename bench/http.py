@@ -17,6 +17,7 @@ from bench.env import ROOT, django_env
 LUA = Path(__file__).resolve().parent / "lua"
 PORT = int(os.environ.get("BENCH_HTTP_PORT", "8089"))
 SCENARIOS = ["healthz", "session", "withdraw", "charge", "recharge", "escrow", "history", "payout"]
+SCRIPTS = {"withdraw": "wallet_money", "charge": "wallet_money"}  # scenario -> its Lua script, when they differ
 # What each scenario's requests are, for the report.
 DESCRIPTIONS = {
     "healthz": "GET /healthz (the ceiling: one SELECT 1 behind the same server)",
@@ -92,13 +93,13 @@ def _lua_list(values: list[str]) -> str:
 def _script(name: str, data: dict, workdir: Path) -> Path:
     header = {
         "session": f'users = {_lua_list(data["users"])}\nexperts = {_lua_list(data["experts"])}\nkey = "{data["webuddy_key"]}"\n',
-        "withdraw": f'tokens = {_lua_list(data["tokens"])}\n',
+        "withdraw": f'tokens = {_lua_list(data["tokens"])}\npath = "/api/v1/wallet/withdraw"\n',
         "escrow": (
             f'buyers = {_lua_list(data["buyers"])}\nsellers = {_lua_list(data["sellers"])}\n'
             f'key = "{data["tmr_key"]}"\nrun = "{uuid.uuid4().hex[:10]}"\n'
         ),
         "history": f'users = {_lua_list(data["users"])}\nkey = "{data["webuddy_key"]}"\n',
-        "charge": f'tokens = {_lua_list(data["tokens"])}\n',
+        "charge": f'tokens = {_lua_list(data["tokens"])}\npath = "/api/v1/wallet/charge"\n',
         "recharge": f'users = {_lua_list(data["users"])}\nkey = "{data["webuddy_key"]}"\n',
         "payout": (
             "payees = {" + ",".join(f'{{"{p["id"]}","{p["bank"]}"}}' for p in data["payees"]) + "}\n"
@@ -107,7 +108,8 @@ def _script(name: str, data: dict, workdir: Path) -> Path:
         "healthz": "",
     }[name]
     path = workdir / f"{name}.lua"
-    path.write_text(header + (LUA / "common.lua").read_text() + (LUA / f"{name}.lua").read_text())
+    body = LUA / f"{SCRIPTS.get(name, name)}.lua"
+    path.write_text(header + (LUA / "common.lua").read_text() + body.read_text())
     return path
 
 
@@ -119,20 +121,24 @@ def _to_ms(text: str) -> float:
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def _processes(file: str):
+    """(pid, text of /proc/<pid>/<file>) of every process still there."""
+    for child in Path("/proc").iterdir():
+        if child.name.isascii() and child.name.isdigit():
+            try:
+                yield int(child.name), (child / file).read_text()
+            except OSError:
+                continue
+
+
 def _cpu_seconds(master_pid: int) -> dict:
     """CPU seconds used so far by the app server's workers and by PostgreSQL's processes."""
     used = {"app": 0.0, "database": 0.0}
-    for child in Path("/proc").iterdir():
-        if not (child.name.isascii() and child.name.isdigit()):
-            continue
-        try:
-            stat = (child / "stat").read_text()
-        except OSError:
-            continue
+    for pid, stat in _processes("stat"):
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
         ppid, cpu = int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
-        if ppid == master_pid or int(child.name) == master_pid:
+        if ppid == master_pid or pid == master_pid:
             used["app"] += cpu
         elif name.startswith("postgres"):
             used["database"] += cpu
@@ -173,13 +179,7 @@ def _wrk(script: Path, connections: int, seconds: int, master_pid: int | None = 
 
 def _worker_peak_rss_mb(master_pid: int) -> float:
     peaks = []
-    for child in Path("/proc").iterdir():
-        if not (child.name.isascii() and child.name.isdigit()):
-            continue
-        try:
-            status = (child / "status").read_text()
-        except OSError:
-            continue
+    for _, status in _processes("status"):
         if f"PPid:\t{master_pid}\n" in status:
             peak = re.search(r"VmHWM:\s+([0-9]+) kB", status)
             if peak:
