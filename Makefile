@@ -23,11 +23,12 @@ run: venv
 	$(RUN_ENV) $(PY) manage.py bootstrap_dev --address http://127.0.0.1:8000
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
-# Debian packages the tests drive: wrk (benchmark load generator) and chromium (back-office browser
-# tests); installed when missing and we run as root.
+# Debian packages the tests drive: wrk (benchmark load generator), chromium (back-office browser
+# tests) and pgbouncer (the pooled part of the suite); installed when missing and we run as root.
 APT_INSTALL = apt-get install -y -qq --no-install-recommends
 tools:
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && ($(APT_INSTALL) wrk >/dev/null 2>&1 || (apt-get update -qq >/dev/null && $(APT_INSTALL) wrk >/dev/null)); } || echo "!! wrk is missing and could not be installed: the benchmark smoke test will skip (or fail under CI)"
+	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || { [ "$$(id -u)" = 0 ] && ($(APT_INSTALL) pgbouncer >/dev/null 2>&1 || (apt-get update -qq >/dev/null && $(APT_INSTALL) pgbouncer >/dev/null)); } || echo "!! pgbouncer is missing and could not be installed: the pooled part of the suite will fail"
 	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && echo "installing Debian's chromium for the browser tests ..." && (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null)); } || echo "!! chromium is missing and could not be installed: the browser tests will skip (or fail under CI)"
 
 # The full benchmark (about 14 minutes): bench/results/latest.{json,md,png}.
@@ -35,11 +36,15 @@ bench: venv tools
 	$(PY) -m bench
 
 # First the portable part on SQLite (keeps the quick start honest), then the whole suite on
-# PostgreSQL (DATABASE_URL, default the local server's `wallet` database).
+# PostgreSQL (DATABASE_URL, default the local server's `wallet` database), then the race tests, the
+# replica's tests and a soak on production's database stack, started here and deleted after
+# (bench/stack.py: a throwaway primary behind PgBouncer in transaction mode, and its streaming
+# replica; --reuse-db: the stack's test database goes with the stack).
 test: venv tools
 	@mkdir -p var
 	DATABASE_URL=sqlite:///$(CURDIR)/var/test-quickstart.sqlite3 $(PY) -m pytest -q -m "not postgres_only" $(PYTEST_ARGS)
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest $(PYTEST_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest -m "not stack" $(PYTEST_ARGS)
+	$(PY) -m bench.stack -- $(PY) -m pytest -q -p no:cacheprovider --reuse-db -m "stack or races" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -9,9 +9,11 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 PG_VERSIONS_DIR = Path("/usr/lib/postgresql")
@@ -103,5 +105,145 @@ class Cluster:
             return
         if (self.data / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "30", "stop", check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir = None
+
+    def stop(self) -> None:
+        """A fast stop; `start_again()` serves the same data again on the same port."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
+
+    def start_again(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
+
+    @classmethod
+    def attach(cls, directory: str, port: int) -> "Cluster":
+        """A handle on a cluster another process started (its directory and port)."""
+        cluster = cls()
+        cluster.dir, cluster.port = Path(directory), port
+        return cluster
+
+
+class Replica(Cluster):
+    """A streaming replica of `primary`: `pg_basebackup -R` of the running primary (initdb's own
+    pg_hba lets replication connections from 127.0.0.1 in), started as a hot standby on its own port.
+    Everything the primary commits, databases created later included, is replayed here."""
+
+    def __init__(self, primary: Cluster, *, min_port: int = 5470, settings: dict | None = None):
+        super().__init__(min_port=min_port, settings=settings)
+        self.primary = primary
+
+    def start(self) -> "Replica":
+        self.dir = Path(tempfile.mkdtemp(prefix="wallet-replica-pg-"))
+        if self.as_user:
+            owner = pwd.getpwnam(self.as_user)
+            os.chown(self.dir, owner.pw_uid, owner.pw_gid)
+        self._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary.port), "-U", "postgres",
+                  "-D", str(self.data), "-R", "-X", "stream", "-c", "fast", "--no-sync")
+        self.port = free_port(self.min_port)
+        # Appended after the primary's own lines, which the copy carries: the last one wins.
+        options = {"port": self.port, "unix_socket_directories": str(self.dir), "hot_standby": "on",
+                   "hot_standby_feedback": "on", **self.settings}
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write("\n# the streaming replica\n")
+            for name, value in options.items():
+                conf.write(f"{name} = '{value}'\n")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
+        return self
+
+    def wait_for(self, lsn: str, timeout: float = 30) -> None:
+        """Until this replica has replayed the primary's WAL up to `lsn`."""
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
+            while True:
+                (done,) = connection.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [lsn]).fetchone()
+                if done:
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the replica did not replay up to {lsn} within {timeout} s")
+                time.sleep(0.02)
+
+
+def pgbouncer_binary() -> str | None:
+    return shutil.which("pgbouncer") or next(
+        (str(p) for p in (Path("/usr/sbin/pgbouncer"), Path("/usr/bin/pgbouncer")) if p.exists()), None)
+
+
+class PgBouncer:
+    """Debian's PgBouncer in front of a cluster on this machine, in transaction pooling mode by
+    default: a server connection serves a client for one transaction, then another client. Run as the
+    `postgres` user when we are root (PgBouncer refuses to run as root)."""
+
+    def __init__(self, target_port: int, *, pool_mode: str = "transaction", pool_size: int = 20, min_port: int = 6450):
+        self.binary = pgbouncer_binary()
+        if self.binary is None:
+            raise RuntimeError("pgbouncer is not installed (Debian's package pgbouncer; `make tools` installs it)")
+        self.target_port, self.pool_mode, self.pool_size, self.min_port = target_port, pool_mode, pool_size, min_port
+        self.port: int | None = None
+        self.dir: Path | None = None
+        self.as_user = "postgres" if os.geteuid() == 0 else None
+
+    def start(self) -> "PgBouncer":
+        self.dir = Path(tempfile.mkdtemp(prefix="wallet-pgbouncer-"))
+        self.port = free_port(self.min_port, 6999)
+        (self.dir / "users.txt").write_text('"postgres" ""\n')
+        (self.dir / "pgbouncer.ini").write_text("\n".join([
+            "[databases]",
+            f"* = host=127.0.0.1 port={self.target_port}",
+            "[pgbouncer]",
+            "listen_addr = 127.0.0.1",
+            f"listen_port = {self.port}",
+            f"unix_socket_dir = {self.dir}",
+            "auth_type = trust",
+            f"auth_file = {self.dir / 'users.txt'}",
+            f"pool_mode = {self.pool_mode}",
+            f"default_pool_size = {self.pool_size}",
+            "max_client_conn = 1000",
+            "ignore_startup_parameters = extra_float_digits",
+            "server_reset_query =",
+            f"logfile = {self.dir / 'pgbouncer.log'}",
+            f"pidfile = {self.dir / 'pgbouncer.pid'}",
+            "",
+        ]))
+        if self.as_user:
+            owner = pwd.getpwnam(self.as_user)
+            for path in (self.dir, *self.dir.iterdir()):
+                os.chown(path, owner.pw_uid, owner.pw_gid)
+        command = [self.binary, "-d", str(self.dir / "pgbouncer.ini")]
+        if self.as_user:
+            command = ["runuser", "-u", self.as_user, "--", *command]
+        subprocess.run(command, check=True, capture_output=True, text=True, timeout=30)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("pgbouncer did not start: " + self.log_tail()) from None
+                time.sleep(0.05)
+
+    def log_tail(self) -> str:
+        log = self.dir / "pgbouncer.log" if self.dir else None
+        return log.read_text(errors="replace")[-2000:] if log and log.exists() else "(no log)"
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def destroy(self) -> None:
+        if self.dir is None:
+            return
+        pidfile = self.dir / "pgbouncer.pid"
+        if pidfile.exists():
+            try:
+                pid = int(pidfile.read_text().strip())
+                os.kill(pid, signal.SIGINT)  # immediate shutdown
+                for _ in range(100):
+                    os.kill(pid, 0)
+                    time.sleep(0.05)
+                os.kill(pid, signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None

@@ -40,7 +40,7 @@ import requests
 
 from bench.env import ROOT, django_env
 from bench.gateway_double import DEFAULTS, Double, serve
-from bench.pgcluster import Cluster, free_port
+from bench.pgcluster import Cluster, PgBouncer, free_port
 from bench.soak_traffic import Client, Op, Traffic, World
 
 WEB_WORKERS, WEB_THREADS, JOB_WORKERS, JOB_CONCURRENCY = 3, 4, 2, 4
@@ -127,15 +127,16 @@ class Services:
     """The service's processes on the soak's cluster: gunicorn and the job workers, each in its own
     process group, stopped (then killed) by `stop()`."""
 
-    def __init__(self, env: dict, logs: Path, port: int, database_url: str):
+    def __init__(self, env: dict, logs: Path, port: int, database_url: str, worker_env: dict | None = None):
         self.env, self.logs, self.port, self.database_url = env, logs, port, database_url
+        self.worker_env = worker_env or env
         self.web: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
         self.started: list[subprocess.Popen] = []
 
-    def _spawn(self, command: list[str], log_name: str) -> subprocess.Popen:
+    def _spawn(self, command: list[str], log_name: str, env: dict | None = None) -> subprocess.Popen:
         log = (self.logs / log_name).open("ab")
-        process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(command, cwd=ROOT, env=env or self.env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
         self.started.append(process)
         return process
@@ -164,7 +165,7 @@ class Services:
         known = self.live_workers()
         process = self._spawn([sys.executable, "manage.py", "jobs_worker", "--concurrency",
                                str(JOB_CONCURRENCY), "--fetch-job-polling-interval", "0.5"],
-                              f"worker-{len(self.started)}.log")
+                              f"worker-{len(self.started)}.log", env=self.worker_env)
         wait_for(lambda: self.live_workers() - known, 60, "a new job worker to register")
         self.workers.append(process)
         return process
@@ -239,6 +240,7 @@ class Soak:
         self.args = args
         self.run = f"soak{args.seed}-{int(time.time())}"
         self.cluster: Cluster | None = None
+        self.pooler: PgBouncer | None = None
         self.services: Services | None = None
         self.double_server = None
         self.receiver: Receiver | None = None
@@ -263,12 +265,19 @@ class Soak:
         self.cluster = Cluster(settings={"authentication_timeout": "5s"}).start()
         self.cluster.create_database("wallet")
         self.database_url = self.cluster.url("wallet")
+        # With --pooler the web workers reach the database through PgBouncer in transaction pooling
+        # mode (the restart fault then restarts the server behind it); migrations, the job workers
+        # (LISTEN needs a session of its own) and the checks connect to the server itself.
+        service_url, pooling = self.database_url, "session"
+        if self.args.pooler:
+            self.pooler = PgBouncer(self.cluster.port).start()
+            service_url, pooling = self.pooler.url("wallet"), "transaction"
         self.port = free_port(18400, 18999)
         self.double = Double(service=f"http://127.0.0.1:{self.port}", failure_rate=self.args.failure_rate, seed=self.args.seed)
         self.double_server = serve(self.double)
         double_url = f"http://127.0.0.1:{self.double_server.server_port}"
         self.env = django_env(
-            DATABASE_URL=self.database_url, PAYMENTS_MODE="live",
+            DATABASE_URL=service_url, DATABASE_POOLING=pooling, PAYMENTS_MODE="live",
             RAZORPAY_KEY_ID=DEFAULTS["razorpay_key_id"], RAZORPAY_KEY_SECRET=DEFAULTS["razorpay_key_secret"],
             RAZORPAY_WEBHOOK_SECRET=DEFAULTS["razorpay_webhook_secret"], RAZORPAYX_ACCOUNT_NUMBER="7878780080316316",
             STRIPE_SECRET_KEY=DEFAULTS["stripe_secret_key"], STRIPE_WEBHOOK_SECRET=DEFAULTS["stripe_webhook_secret"],
@@ -279,8 +288,9 @@ class Soak:
             GATEWAY_SYNC_AFTER_MINUTES="2", WEBHOOK_ALLOW_HTTP="1", WEBHOOK_ALLOW_PRIVATE="1",
             JWT_ACCESS_MINUTES="600", MONTHLY_PAYOUT_DAY="0",
         )
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True)
-        os.environ.update(self.env)
+        direct_env = {**self.env, "DATABASE_URL": self.database_url, "DATABASE_POOLING": "session"}
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=direct_env, check=True)
+        os.environ.update(direct_env)
         import django
 
         django.setup()
@@ -290,7 +300,8 @@ class Soak:
         _, webuddy_key = api_key_create(name="soak webuddy", tenant=Tenant.objects.get(code="webuddy"))
         _, tmr_key = api_key_create(name="soak tmr", tenant=Tenant.objects.get(code="tmr"))
         self.receiver = Receiver(self.args.seed, self.args.receiver_refusals)
-        self.services = Services(self.env, self.logs, self.port, self.database_url.replace("postgres://", "postgresql://"))
+        self.services = Services(self.env, self.logs, self.port, self.database_url.replace("postgres://", "postgresql://"),
+                                 worker_env=direct_env)
         self.services.start_web()
         for _ in range(JOB_WORKERS):
             self.services.start_worker()
@@ -519,6 +530,7 @@ class Soak:
         return {
             "seconds": round(self.traffic_seconds, 1), "seed": self.args.seed, "threads": self.args.threads,
             "gateway_failure_rate": self.args.failure_rate, "gunicorn": f"{WEB_WORKERS} workers x {WEB_THREADS} threads",
+            "pooler": "pgbouncer (transaction pooling)" if self.args.pooler else None,
             "job_workers": JOB_WORKERS, "operations": len(ops), "http_requests": sum(attempts.values()),
             "by_kind": {kind: dict(sorted(statuses.items())) for kind, statuses in sorted(kinds.items())},
             "http_statuses": dict(sorted(attempts.items())),
@@ -574,6 +586,10 @@ class Soak:
             self.double_server.server_close()
         if self.receiver is not None:
             self.receiver.close()
+        if self.pooler is not None:
+            if keep_logs and self.pooler.dir is not None:
+                (self.logs / "pgbouncer.log").write_text(self.pooler.log_tail())
+            self.pooler.destroy()
         if self.cluster is not None:
             if keep_logs and self.cluster.dir is not None and self.cluster.log.exists():
                 shutil.copy(self.cluster.log, self.logs / "postgresql.log")
@@ -604,6 +620,7 @@ def main(argv=None) -> int:
     parser.add_argument("--failure-rate", type=float, default=0.03, help="share of gateway calls answered 503")
     parser.add_argument("--receiver-refusals", type=float, default=0.03, help="share of deliveries the receiver refuses")
     parser.add_argument("--json", type=Path, help="also write the summary here")
+    parser.add_argument("--pooler", action="store_true", help="the web workers through PgBouncer in transaction mode")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop_on_signal)
     soak = Soak(args)

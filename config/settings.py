@@ -86,6 +86,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "wallets.middleware.RequestIdMiddleware",
+    # Reads of a client's own recent writes from the primary (only when there is a replica).
+    "wallets.replica.ReadYourWritesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # The back office's own (wallets/middleware.py: Django's, skipped on the money API's paths).
     "wallets.middleware.SessionMiddleware",
@@ -127,6 +129,41 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The same backend with a health check that needs no round trip (config/postgresql/base.py).
     DATABASES["default"]["ENGINE"] = "config.postgresql"
+# Behind PgBouncer in transaction pooling mode (`DATABASE_POOLING=transaction`): no server-side
+# cursors (a cursor lives in one server session, which the pooler hands to others between
+# transactions). Prepared statements are off already (Django's default for psycopg); advisory locks
+# are transaction-scoped (wallets/events.py). Jobs and migrations may use `DATABASE_DIRECT_URL`.
+DATABASE_POOLING = os.environ.get("DATABASE_POOLING", "session").strip().lower()
+if DATABASE_POOLING not in ("session", "transaction"):
+    raise ImproperlyConfigured(f"DATABASE_POOLING must be 'session' or 'transaction', not {DATABASE_POOLING!r}.")
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_POOLING == "transaction"
+# A streaming replica (optional): reads that may lag go there (wallets/replica.py), everything else,
+# every read inside a money transaction and a client's reads soon after its own write to the primary.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "").strip()
+REPLICA_READ_AFTER_WRITE_SECONDS = env_int("REPLICA_READ_AFTER_WRITE_SECONDS", 10)
+# After a failed connection the replica is left alone for this long (reads go to the primary).
+REPLICA_RETRY_SECONDS = env_int("REPLICA_RETRY_SECONDS", 5)
+if DATABASE_REPLICA_URL:
+    if DATABASES["default"]["ENGINE"] != "config.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL on PostgreSQL.")
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+    )
+    DATABASES["replica"].update(
+        ENGINE="config.postgresql",
+        DISABLE_SERVER_SIDE_CURSORS=DATABASE_POOLING == "transaction",
+        # Tests: the replica serves the primary's test database (it is a copy of the whole cluster).
+        TEST={"MIRROR": "default"},
+    )
+    DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("REPLICA_CONNECT_TIMEOUT", 2)
+    DATABASE_ROUTERS = ["wallets.replica.ReplicaRouter"]
+# A cache shared by every process (`CACHE_URL=redis://...`): a client's last write, for reading its
+# own writes from the primary. Without one each process keeps its own (enough for one process).
+CACHE_URL = os.environ.get("CACHE_URL", "").strip()
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
+
 # Background jobs: procrastinate on PostgreSQL (`python manage.py jobs_worker`); on the SQLite
 # quick start they run in this process after commit (wallets.jobs).
 JOBS_ON_POSTGRESQL = DATABASES["default"]["ENGINE"] == "config.postgresql"

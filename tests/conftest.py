@@ -1,4 +1,5 @@
 import pytest
+from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -7,6 +8,11 @@ from tests.factories import make_api_key
 
 def pytest_collection_modifyitems(config, items):
     """The suite runs on PostgreSQL; the quick-start check runs the portable part on SQLite."""
+    if "replica" not in settings.DATABASES:
+        skip_stack = pytest.mark.skip(reason="needs the test command's replica and PgBouncer (python -m bench.stack)")
+        for item in items:
+            if item.get_closest_marker("stack"):
+                item.add_marker(skip_stack)
     if connection.vendor == "postgresql":
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL (triggers, row locks or advisory locks)")

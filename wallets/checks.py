@@ -31,3 +31,19 @@ def back_office_second_factor(app_configs=None, **kwargs):
         "ADMIN_OTP_REQUIRED is off: staff who can move money sign in to the back office with a password alone.",
         hint="Unset ADMIN_OTP_REQUIRED (it is on whenever DEBUG is off).", id="wallets.W001",
     )]
+
+
+@checks.register(checks.Tags.database, deploy=True)
+def replica_reads_own_writes(app_configs=None, **kwargs):
+    """With a replica, a client's recent writes are remembered in the cache: one cache for every
+    process, or a client may read a moment-old page from the replica just after its own write."""
+    if "replica" not in settings.DATABASES:
+        return []
+    backend = settings.CACHES["default"]["BACKEND"]
+    if backend.endswith("RedisCache") or backend.endswith("MemcacheCache") or backend.endswith("PyMemcacheCache"):
+        return []
+    return [checks.Warning(
+        "DATABASE_REPLICA_URL is set but the cache is per process: a client whose next read lands on another "
+        "process may not see its own write for up to the replica's lag.",
+        hint="Set CACHE_URL (e.g. redis://host:6379/0).", id="wallets.W002",
+    )]

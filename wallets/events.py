@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import certifi
 import urllib3
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.utils import timezone
 
 from wallets import jobs
@@ -498,7 +498,11 @@ def events_after(*, tenant: Tenant, after=None, limit: int = 20) -> tuple[list[E
     events = Event.objects.filter(tenant=tenant, position__isnull=False)
     if after is not None:
         parsed = parse_uuid(after)
-        cursor = None if parsed is None else Event.objects.filter(pk=parsed, tenant=tenant, position__isnull=False).first()
+        # The cursor is looked up on the primary: a client may hold an event a lagging replica has not
+        # numbered yet (the page after it comes from wherever reads may lag).
+        cursor = None if parsed is None else (
+            Event.objects.using(DEFAULT_DB_ALIAS).filter(pk=parsed, tenant=tenant, position__isnull=False).first()
+        )
         if cursor is None:
             raise DomainError(ErrorCode.EVENT_NOT_FOUND, "No such event (or it is older than the events kept).")
         events = events.filter(position__gt=cursor.position)

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connections, router
 from django.db.models import Count, DecimalField, F, Max, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -148,7 +148,7 @@ def wallet_history(*, wallets: list[Account], entries=None, offset: int, limit: 
     if not wallets or offset >= total:
         return StatementPage(lines=[], total=total)
     currencies = {wallet.id: wallet.currency for wallet in wallets}
-    if entries is None and len(wallets) == 1 and connection.vendor == "postgresql":
+    if entries is None and len(wallets) == 1 and connections[router.db_for_read(Entry)].vendor == "postgresql":
         lines = _statement_page(wallets[0].id, offset, limit)
     else:
         lines = wallet_statement(wallets=wallets, entries=entries)[offset : offset + limit]
@@ -175,6 +175,7 @@ SELECT e.created_at, e.transaction_id, e.account_id, e.currency, SUM(e.amount),
 
 
 def _statement_page(account_id, offset: int, limit: int) -> list[dict]:
+    connection = connections[router.db_for_read(Entry)]  # the replica's, where the page may lag
     sql = _STATEMENT_PAGE_SQL.format(entry=connection.ops.quote_name(Entry._meta.db_table),
                                      transaction=connection.ops.quote_name(JournalTransaction._meta.db_table))
     with connection.cursor() as cursor:

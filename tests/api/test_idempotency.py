@@ -170,6 +170,7 @@ def test_a_duplicate_while_the_first_is_running_is_409_in_use():
     assert_ledger_invariants()
 
 
+@pytest.mark.races
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.urls("tests.api.urls")

@@ -14,7 +14,7 @@ from wallets.errors import DomainError, ErrorCode
 from wallets.models import Account
 from wallets.services import holds, postings
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only, pytest.mark.races]
 D = Decimal
 
 

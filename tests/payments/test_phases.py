@@ -273,6 +273,7 @@ def test_a_run_whose_process_died_is_resumed_once_its_lease_runs_out(client, mon
 # Two requests with one key at once
 
 
+@pytest.mark.races
 def test_two_concurrent_requests_with_one_key_run_once(client):
     expert, bank = expert_with_bank_account(client)
     CALLS.clear()

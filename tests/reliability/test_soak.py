@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.pgcluster import pg_bin_dir
+from bench.pgcluster import pg_bin_dir, pgbouncer_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.postgres_only
 
 
-def test_a_minute_of_mixed_traffic_with_faults_loses_and_doubles_no_money(tmp_path):
+def _soak(tmp_path, seconds: int, *options: str) -> dict:
     if pg_bin_dir() is None:
         message = "the soak makes its own PostgreSQL cluster and needs the server binaries (initdb, pg_ctl)"
         if os.environ.get("CI") == "true":
@@ -25,9 +25,11 @@ def test_a_minute_of_mixed_traffic_with_faults_loses_and_doubles_no_money(tmp_pa
         pytest.skip(message)
     summary = tmp_path / "soak.json"
     # Without the suite's database settings: the soak makes and names its own.
-    env = {name: value for name, value in os.environ.items() if name not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DATABASE_POOLING", "DATABASE_REPLICA_URL",
+                           "DATABASE_DIRECT_URL")}
     soak = subprocess.Popen(
-        [sys.executable, "-m", "bench.soak", "--seconds", "60", "--seed", "1", "--json", str(summary)],
+        [sys.executable, "-m", "bench.soak", "--seconds", str(seconds), "--seed", "1", "--json", str(summary), *options],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -43,3 +45,17 @@ def test_a_minute_of_mixed_traffic_with_faults_loses_and_doubles_no_money(tmp_pa
     assert all(check["ok"] for check in result["checks"])
     assert {fault["name"] for fault in result["faults"]} == {"web worker", "job worker", "database restart"}
     assert all(fault["recovery"] is not None for fault in result["faults"])
+    return result
+
+
+def test_a_minute_of_mixed_traffic_with_faults_loses_and_doubles_no_money(tmp_path):
+    assert _soak(tmp_path, 60)["pooler"] is None
+
+
+@pytest.mark.stack
+def test_a_short_soak_through_pgbouncer_in_transaction_mode_loses_and_doubles_no_money(tmp_path):
+    if pgbouncer_binary() is None:
+        pytest.fail("pgbouncer is not installed (`make tools` installs Debian's package)")
+    result = _soak(tmp_path, 40, "--pooler")
+    assert result["pooler"] == "pgbouncer (transaction pooling)"
+    assert result["operations"] > 0 and result["http_statuses"].get("200", 0) + result["http_statuses"].get("201", 0) > 0

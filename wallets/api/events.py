@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from wallets import events, monitors, selectors
+from wallets import events, monitors, replica, selectors
 from wallets.api.auth import request_tenant
 from wallets.api.base import TmrKeyView, WebuddyView
 from wallets.api.fields import AmountField, InputSerializer, QueryIntegerField, QuerySerializer
@@ -66,6 +66,7 @@ class _EndpointsBase:
         events.endpoint_delete(endpoint=events.endpoint_find(tenant=request_tenant(request), endpoint_id=endpoint_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @replica.lag_allowed
     def events_list(self, request):
         query = EventsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)

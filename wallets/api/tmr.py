@@ -9,7 +9,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from wallets import selectors
+from wallets import replica, selectors
 from wallets.api import lean
 from wallets.api.auth import ApiKeyAuthentication, is_end_user, request_tenant
 from wallets.api.base import ApiView, TmrKeyView, UserView
@@ -305,6 +305,7 @@ class TransactionsView(UserView):
         parameters=[TransactionsQuery],
         responses={200: TransactionsOut, **tmr_errors(E.VALIDATION_ERROR)},
     )
+    @replica.lag_allowed
     def get(self, request):
         query = TransactionsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from wallets import selectors
+from wallets import replica, selectors
 from wallets.api import lean
 from wallets.api.auth import request_tenant
 from wallets.api.base import WebuddyView
@@ -386,6 +386,7 @@ HISTORY_LEAN = {
 }
 
 
+@replica.lag_allowed
 def _history_lean(request):
     q = lean.query(request, HISTORY_LEAN)
     tenant = lean.api_client(request, Tenant.Dialect.WEBUDDY).tenant
@@ -409,6 +410,7 @@ class HistoryView(WebuddyView):
         ],
         responses={200: HistoryOut, **error_responses(E.VALIDATION_ERROR, E.USER_NOT_FOUND, dialect="webuddy")},
     )
+    @replica.lag_allowed
     def get(self, request):
         refuse_blank(request.query_params, StatementFilter.base_filters)
         query = HistoryQuery(data=request.query_params)
