@@ -1,7 +1,7 @@
 """A randomized soak with faults: the whole service under mixed traffic while its processes are
 killed and its database restarted, then a check that no money was lost or doubled.
 
-    python -m bench.soak --seconds 60 --seed 1 [--threads 8] [--failure-rate 0.03] [--json PATH]
+    python -m bench.soak --seconds 60 --seed 1 [--threads 8] [--failure-rate 0.03] [--json PATH] [--pooler]
 
 It makes its own throwaway PostgreSQL cluster (`bench.pgcluster`), migrates it and runs the service
 as in production: gunicorn (several workers), two job workers (`manage.py jobs_worker`),
@@ -14,7 +14,9 @@ one): a gunicorn worker is SIGKILLed, a job worker is SIGKILLed (and a new one s
 PostgreSQL is restarted (`pg_ctl restart -m fast`). Then `sync_gateway_status` settles what the faults
 left pending with the providers, the deliveries drain, and `bench.soak_checks` decides; the summary is
 printed and the exit status is 1 if any check failed. Every process and the cluster are stopped and
-deleted on any exit. See docs/reliability.md.
+deleted on any exit. With `--pooler` the service reaches its database through PgBouncer in transaction
+pooling mode (the job workers' LISTEN connects directly), and the restarts happen behind it.
+See docs/reliability.md.
 """
 import argparse
 import hashlib
@@ -289,6 +291,8 @@ class Soak:
             JWT_ACCESS_MINUTES="600", MONTHLY_PAYOUT_DAY="0",
         )
         direct_env = {**self.env, "DATABASE_URL": self.database_url, "DATABASE_POOLING": "session"}
+        # The job workers' own work goes through the pooler too; their LISTEN connects directly.
+        worker_env = {**self.env, "DATABASE_DIRECT_URL": self.database_url} if self.args.pooler else direct_env
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=direct_env, check=True)
         os.environ.update(direct_env)
         import django
@@ -301,7 +305,7 @@ class Soak:
         _, tmr_key = api_key_create(name="soak tmr", tenant=Tenant.objects.get(code="tmr"))
         self.receiver = Receiver(self.args.seed, self.args.receiver_refusals)
         self.services = Services(self.env, self.logs, self.port, self.database_url.replace("postgres://", "postgresql://"),
-                                 worker_env=direct_env)
+                                 worker_env=worker_env)
         self.services.start_web()
         for _ in range(JOB_WORKERS):
             self.services.start_worker()

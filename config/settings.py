@@ -137,6 +137,8 @@ DATABASE_POOLING = os.environ.get("DATABASE_POOLING", "session").strip().lower()
 if DATABASE_POOLING not in ("session", "transaction"):
     raise ImproperlyConfigured(f"DATABASE_POOLING must be 'session' or 'transaction', not {DATABASE_POOLING!r}.")
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_POOLING == "transaction"
+# The server itself, for what needs a session of its own: the job workers' LISTEN (wallets/jobs.py).
+DATABASE_DIRECT_URL = os.environ.get("DATABASE_DIRECT_URL", "").strip()
 # A streaming replica (optional): reads that may lag go there (wallets/replica.py), everything else,
 # every read inside a money transaction and a client's reads soon after its own write to the primary.
 DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "").strip()

@@ -115,7 +115,7 @@ async def worker_run(*, concurrency: int, fetch_job_polling_interval: float) -> 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
     wait = 0.5
-    with app.replace_connector(app.connector.get_worker_connector()) as worker_app:
+    with app.replace_connector(_worker_connector()) as worker_app:
         while not stopping.is_set():
             began = loop.time()
             reason = await _worker_until_it_stops(worker_app, stopping, concurrency=concurrency,
@@ -129,6 +129,18 @@ async def worker_run(*, concurrency: int, fetch_job_polling_interval: float) -> 
                 await asyncio.wait_for(stopping.wait(), wait)
             except TimeoutError:
                 pass
+
+
+def _worker_connector():
+    """The worker's own connection pool. It LISTENs for new jobs, which needs a server session of its
+    own: behind PgBouncer in transaction mode it connects to the server itself (`DATABASE_DIRECT_URL`);
+    the jobs' own work goes through Django's connection like any request's."""
+    direct = settings.DATABASE_DIRECT_URL
+    if direct:
+        from procrastinate import PsycopgConnector
+
+        return PsycopgConnector(conninfo=direct)
+    return app.connector.get_worker_connector()
 
 
 async def _worker_until_it_stops(worker_app, stopping: asyncio.Event, **options) -> str:

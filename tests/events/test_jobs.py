@@ -83,3 +83,15 @@ def test_a_monthly_payout_job_fails_on_an_unexpected_error_so_it_is_retried(monk
     with pytest.raises(RuntimeError):
         monthly_payout(tenant_id=Tenant.objects.get(code="webuddy").pk, expert_id=str(expert.pk), month=month)
     assert monthly_payout.retry_strategy.max_attempts == 8
+
+
+def test_a_workers_own_pool_connects_to_the_server_itself_when_a_direct_url_is_set(settings):
+    """Behind PgBouncer in transaction mode a worker's LISTEN needs a session of its own."""
+    from procrastinate import PsycopgConnector
+
+    settings.DATABASE_DIRECT_URL = ""
+    assert jobs._worker_connector()._pool_args["kwargs"]["port"] == connection.settings_dict["PORT"]
+
+    settings.DATABASE_DIRECT_URL = "postgres://postgres@127.0.0.1:5999/wallet"
+    direct = jobs._worker_connector()
+    assert isinstance(direct, PsycopgConnector) and direct._pool_args == {"conninfo": settings.DATABASE_DIRECT_URL}
