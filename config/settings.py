@@ -143,8 +143,10 @@ DATABASE_DIRECT_URL = os.environ.get("DATABASE_DIRECT_URL", "").strip()
 # every read inside a money transaction and a client's reads soon after its own write to the primary.
 DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "").strip()
 REPLICA_READ_AFTER_WRITE_SECONDS = env_int("REPLICA_READ_AFTER_WRITE_SECONDS", 10)
-# After a failed connection the replica is left alone for this long (reads go to the primary).
+# After a failed connection or read, or a lag above REPLICA_MAX_LAG_SECONDS, the replica is left
+# alone for REPLICA_RETRY_SECONDS (reads go to the primary).
 REPLICA_RETRY_SECONDS = env_int("REPLICA_RETRY_SECONDS", 5)
+REPLICA_MAX_LAG_SECONDS = env_int("REPLICA_MAX_LAG_SECONDS", 5)
 if DATABASE_REPLICA_URL:
     if DATABASES["default"]["ENGINE"] != "config.postgresql":
         raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL on PostgreSQL.")

@@ -42,8 +42,8 @@ def replica_reads_own_writes(app_configs=None, **kwargs):
     backend = settings.CACHES["default"]["BACKEND"]
     if backend.endswith("RedisCache") or backend.endswith("MemcacheCache") or backend.endswith("PyMemcacheCache"):
         return []
-    return [checks.Warning(
+    return [checks.Error(
         "DATABASE_REPLICA_URL is set but the cache is per process: a client whose next read lands on another "
         "process may not see its own write for up to the replica's lag.",
-        hint="Set CACHE_URL (e.g. redis://host:6379/0).", id="wallets.W002",
+        hint="Set CACHE_URL (e.g. redis://host:6379/0), shared by every app server.", id="wallets.E003",
     )]

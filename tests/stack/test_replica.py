@@ -2,12 +2,15 @@
 (bench.stack); everything else by the primary, which the service reaches through PgBouncer. Each test
 checks which database ran the reads (`served()`), and a paused replica (its replay held still) shows
 what a lagging one would answer."""
+import io
 import logging
+import time
 from decimal import Decimal
 
 import pytest
-from django.db import connections, transaction
-from django.test import Client, override_settings
+from django.core.management import call_command
+from django.db import OperationalError, connections, transaction
+from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.admin.conftest import make_staff
@@ -101,8 +104,6 @@ def test_the_window_after_a_write_ends(webuddy_user, settings):
         assert writer.post("/v1/wallet/recharge", {"userId": webuddy_user["id"], "amount": 3, "paymentMethod": "RAZORPAY"},
                            format="json").status_code == 201
         assert history_amounts(writer, webuddy_user["id"]) == [3, 5]
-        import time
-
         time.sleep(1.2)
         assert history_amounts(writer, webuddy_user["id"]) == [5]  # the window is over: the replica answers
 
@@ -150,19 +151,26 @@ def test_the_events_catch_up_pages_are_read_from_the_replica(path, key, webuddy_
         newest = Event.objects.using("default").filter(tenant__code=key).order_by("-position").first()
         assert newest.type == "wallet.suspended" and newest.position is not None
         assert not Event.objects.using(REPLICA).filter(pk=newest.pk).exists()
-        # A cursor only the primary has (a webhook delivered it) is not refused as unknown.
-        after_newest = client.get(path, {"after": str(newest.pk)})
+        # A cursor only the primary has (a webhook delivered it) is not refused as unknown: it is
+        # looked up there, and the page after it is read from the replica (which has none yet).
+        with served() as sql:
+            after_newest = client.get(path, {"after": str(newest.pk)})
         assert after_newest.status_code == 200 and after_newest.json()["items"] == []
+        assert [q for q in sql.reads(REPLICA, "wallets_event") if '"position" >' in q]
+        assert not [q for q in sql.reads("default", "wallets_event") if '"position" >' in q]
     assert client.get(path, {"after": first}).status_code == 200
 
 
-def test_an_unknown_user_on_a_lagging_replica_is_asked_of_the_primary(settings):
+@pytest.mark.parametrize("query", [{}, {"type": "credit"}], ids=["lean", "filtered"])
+def test_an_unknown_user_on_a_lagging_replica_is_asked_of_the_primary(query):
     writer, reader = key_client(), key_client()
     caught_up()
     with replay_paused():
         user = create_user(writer)  # the replica does not have this user yet
-        response = reader.get("/v1/wallet/history", {"userId": user["id"]})
+        with served() as sql:
+            response = reader.get("/v1/wallet/history", {"userId": user["id"], **query})
     assert response.status_code == 200 and response.json()["items"] == []
+    assert sql.reads(REPLICA, ACCOUNTS) and sql.reads("default", ACCOUNTS), "asked of the replica, then the primary"
 
 
 def test_money_requests_and_reads_inside_a_transaction_use_the_primary(webuddy_user):
@@ -196,10 +204,17 @@ def test_the_back_office_lists_and_dashboard_are_read_from_the_replica(webuddy_u
     assert sql.reads(REPLICA, ACCOUNTS) and sql.reads(REPLICA, ENTRIES)
     assert not sql.reads("default", ACCOUNTS) and not sql.reads("default", ENTRIES)
 
+    # Who is asking (their session and user row), and what they may see, is read on the primary.
+    def who(alias):
+        return [q for q in sql.by(alias) if 'FROM "django_session"' in q or 'FROM "wallets_user" WHERE' in q]
+
+    assert who("default") and not who(REPLICA)
+
     with served() as sql:
         page = client.get("/admin/")
-    assert page.status_code == 200 and b"recent-entries" not in page.content
-    assert sql.by(REPLICA), "the dashboard's figures"
+    assert page.status_code == 200
+    assert sql.reads(REPLICA, "wallets_tenant"), "the dashboard's figures"
+    assert not who(REPLICA)
 
     wallet = Account.objects.get(user_id=webuddy_user["id"])
     with served() as sql:
@@ -242,10 +257,42 @@ def test_a_replica_connection_cut_off_is_opened_again(webuddy_user):
     assert sql.reads(REPLICA, ENTRIES)
 
 
-@override_settings(DATABASE_POOLING="transaction")
-def test_the_service_reaches_the_primary_through_pgbouncer_in_transaction_mode():
+def test_the_service_reaches_the_primary_through_pgbouncer_and_reconciles_through_it(webuddy_user):
     with connections["default"].cursor() as cursor:
         cursor.execute("SHOW port")
         server_port = int(cursor.fetchone()[0])
     assert int(connections["default"].settings_dict["PORT"]) != server_port, "the pooler's port, not the server's"
-    assert connections["default"].settings_dict["DISABLE_SERVER_SIDE_CURSORS"] is True
+    # reconcile reads whole tables in chunks (`.iterator()`): through a transaction pooler, with no
+    # server-side cursor to lose between transactions.
+    out = io.StringIO()
+    call_command("reconcile", stdout=out)
+    assert "OK: the ledger reconciles." in out.getvalue(), out.getvalue()
+
+
+def test_a_read_the_replica_fails_is_asked_of_the_primary(webuddy_user, caplog):
+    """What a standby does when replay needs a row a query holds: it cancels the query."""
+    reader = key_client()
+
+    def cancelled(execute, sql, params, many, context):
+        if f'"{ENTRIES}"' in sql or "e.account_id" in sql:
+            raise OperationalError("canceling statement due to conflict with recovery")
+        return execute(sql, params, many, context)
+
+    with caplog.at_level(logging.WARNING, logger="wallet.replica"), \
+            connections[REPLICA].execute_wrapper(cancelled), served() as sql:
+        assert history_amounts(reader, webuddy_user["id"]) == [5]
+    assert sql.reads("default", ENTRIES)
+    assert any("a read failed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_replica_further_behind_than_allowed_is_left_alone(webuddy_user, settings, caplog):
+    settings.REPLICA_MAX_LAG_SECONDS = 1
+    reader = key_client()
+    with replay_paused():
+        deposit(webuddy_user["id"], "7")
+        time.sleep(1.5)
+        replica.forget_down()  # its state is read again now
+        with caplog.at_level(logging.WARNING, logger="wallet.replica"), served() as sql:
+            assert history_amounts(reader, webuddy_user["id"]) == [7, 5]
+        assert not sql.reads(REPLICA, ENTRIES)
+        assert any("behind" in r.getMessage() for r in caplog.records)

@@ -12,5 +12,5 @@ def finance_dashboard(context):
     request = context.get("request")
     if request is None:
         return {"board": None}
-    with replica.may_lag():  # counts and totals a moment old are fine here; the user is read already
-        return {"board": dashboard(request.user)}
+    # Counts and totals a moment old are fine here; the user and permissions were read by the page.
+    return {"board": replica.with_lag(lambda: dashboard(request.user), request)}
