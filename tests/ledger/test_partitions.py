@@ -1,0 +1,183 @@
+"""Entries partitioned by month (PostgreSQL): postings land in their month's partition, every
+partition refuses edits and unbalanced transactions, partitions are made ahead idempotently, and
+a month's rows caught by the default partition move into the month's own partition."""
+import uuid
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import timezone
+
+from tests.factories import make_wallet
+from wallets import ledger
+from wallets.models import Entry
+from wallets.services import postings
+from wallets.services.partitions import entry_partitions_ensure
+
+D = Decimal
+pytestmark = pytest.mark.postgres_only
+
+
+def month_start(months_from_now: int) -> datetime:
+    now = timezone.now()
+    index = now.year * 12 + now.month - 1 + months_from_now
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=dt_timezone.utc)
+
+
+def partitions() -> dict[str, str]:
+    """{partition: its bounds} of wallets_entry."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'wallets_entry'::regclass ORDER BY 1"
+        )
+        return dict(cursor.fetchall())
+
+
+def partition_of(entry_ids) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT tableoid::regclass::text FROM wallets_entry WHERE id = ANY(%s)", [list(entry_ids)])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def system(code: str) -> uuid.UUID:
+    return ledger.system_account_id("webuddy", code, "INR", 0)
+
+
+def insert_transaction(cursor, at: datetime, amounts, table: str = "wallets_entry") -> uuid.UUID:
+    """A raw journal transaction between two system accounts, dated `at`, its entries written to `table`."""
+    txn_id = uuid.uuid4()
+    cursor.execute(
+        "INSERT INTO wallets_journaltransaction (id, kind, description, metadata, created_at) VALUES (%s, 'raw', '', '{}', %s)",
+        [txn_id, at],
+    )
+    for account, amount in zip((system("platform_revenue"), system("gateway_clearing")), amounts):
+        # The id from the table's own sequence: a partition written to directly has no default for it.
+        cursor.execute(
+            f"INSERT INTO {table} (id, transaction_id, account_id, currency, bucket, amount, type, created_at) "
+            "VALUES (nextval(pg_get_serial_sequence('wallets_entry', 'id')), %s, %s, 'INR', 0, %s, 'raw', %s)",
+            [txn_id, account, amount, at],
+        )
+    return txn_id
+
+
+def moment_in(partition: str) -> datetime:
+    """A moment inside a partition's range (the default partition: far beyond the months made)."""
+    if partition == "wallets_entry_default":
+        return datetime(2199, 6, 15, tzinfo=dt_timezone.utc)
+    year, month = partition.removeprefix("wallets_entry_").split("_")
+    return datetime(int(year), int(month), 15, 12, tzinfo=dt_timezone.utc)
+
+
+def commit_checks() -> None:
+    """Run the checks a commit runs (the balance triggers) now: this test's postings are months old
+    by the time their month is archived."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+@pytest.fixture
+def clock(monkeypatch, settings):
+    """Postings at a chosen moment: the Python engine, its clock set by `clock.at = ...`."""
+    settings.LEDGER_ENGINE = "python"
+    state = SimpleNamespace(at=None)
+    monkeypatch.setattr(ledger, "timezone", SimpleNamespace(now=lambda: state.at or timezone.now()))
+    return state
+
+
+@pytest.mark.django_db
+def test_the_migration_made_this_month_and_three_ahead_and_a_default():
+    made = partitions()
+
+    for ahead in range(4):
+        start, end = month_start(ahead), month_start(ahead + 1)
+        assert made[f"wallets_entry_{start:%Y_%m}"] == (
+            f"FOR VALUES FROM ('{start:%Y-%m-%d} 00:00:00+00') TO ('{end:%Y-%m-%d} 00:00:00+00')"
+        )
+    assert made["wallets_entry_default"] == "DEFAULT"
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("ledger_engine")
+def test_a_posting_lands_in_its_months_partition():
+    wallet = make_wallet(balance=100)
+
+    postings.wallet_withdraw(wallet=wallet, amount=D("40"))
+
+    entries = Entry.objects.filter(account=wallet).values_list("id", flat=True)
+    assert partition_of(entries) == {f"wallets_entry_{timezone.now():%Y_%m}"}
+
+
+@pytest.mark.django_db
+def test_a_posting_in_a_month_made_ahead_lands_in_that_partition(clock):
+    wallet = make_wallet(balance=100)
+    entry_partitions_ensure(months_ahead=5)
+    clock.at = month_start(5) + timedelta(days=3)
+
+    postings.wallet_withdraw(wallet=wallet, amount=D("40"))
+
+    entries = Entry.objects.filter(account=wallet, created_at=clock.at).values_list("id", flat=True)
+    assert partition_of(entries) == {f"wallets_entry_{clock.at:%Y_%m}"}
+
+
+@pytest.mark.django_db
+def test_making_partitions_ahead_is_idempotent():
+    fifth = f"wallets_entry_{month_start(5):%Y_%m}"
+
+    assert entry_partitions_ensure() == []  # the migration made them
+    assert entry_partitions_ensure(months_ahead=5) == [f"wallets_entry_{month_start(4):%Y_%m}", fifth]
+    assert entry_partitions_ensure(months_ahead=5) == []
+    assert fifth in partitions()
+
+
+@pytest.mark.django_db
+def test_a_new_months_partition_takes_its_rows_from_the_default_partition():
+    with connection.cursor() as cursor:
+        txn = insert_transaction(cursor, datetime(2020, 3, 9, tzinfo=dt_timezone.utc), [D("5"), D("-5")])
+        entries = Entry.objects.filter(transaction_id=txn).values_list("id", flat=True)
+        assert partition_of(entries) == {"wallets_entry_default"}
+
+        cursor.execute("SELECT ledger_entry_partition('2020-03-01')")
+    commit_checks()  # the moved rows are checked again: still balanced
+
+    assert partition_of(entries) == {"wallets_entry_2020_03"}
+    assert partitions()["wallets_entry_default"] == "DEFAULT"
+    with pytest.raises(DatabaseError, match="append-only"):  # the default partition has its triggers again
+        with transaction.atomic(), connection.cursor() as cursor:
+            insert_transaction(cursor, moment_in("wallets_entry_default"), [D("1"), D("-1")])
+            cursor.execute("DELETE FROM wallets_entry_default")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("statement", ["UPDATE {table} SET amount = amount * 2", "DELETE FROM {table}"])
+def test_entries_cannot_be_updated_or_deleted_in_any_partition(statement):
+    every = sorted(partitions())
+    assert len(every) >= 5
+
+    for partition in every:
+        with connection.cursor() as cursor:
+            txn = insert_transaction(cursor, moment_in(partition), [D("5"), D("-5")])
+        assert partition_of(Entry.objects.filter(transaction_id=txn).values_list("id", flat=True)) == {partition}
+        for table in (partition, "wallets_entry"):
+            with pytest.raises(DatabaseError, match="append-only"):
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(statement.format(table=table) + " WHERE transaction_id = %s", [txn])
+        assert sorted(Entry.objects.filter(transaction_id=txn).values_list("amount", flat=True)) == [D("-5"), D("5")]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("table", ["wallets_entry", "the partition itself"])
+def test_an_unbalanced_transaction_is_refused_in_every_partition(table):
+    every = sorted(partitions())
+
+    for partition in every:
+        with pytest.raises(IntegrityError, match="unbalanced"):
+            with transaction.atomic(), connection.cursor() as cursor:
+                insert_transaction(cursor, moment_in(partition), [D("10"), D("-9")],
+                                   table="wallets_entry" if table == "wallets_entry" else partition)
+
+    assert Entry.objects.count() == 0
