@@ -1,6 +1,6 @@
 """Entries partitioned by month (PostgreSQL): postings land in their month's partition, every
 partition refuses edits and unbalanced transactions, partitions are made ahead idempotently, and
-a month's rows caught by the default partition move into the month's own partition."""
+an archived month leaves `reconcile` and point-in-time balances answering as before."""
 import uuid
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -8,12 +8,20 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from tests import holds as in_txn
 from tests.factories import make_wallet
 from wallets import ledger
-from wallets.models import Entry
+from wallets.models import Account, Entry, LedgerArchive
+from wallets.selectors import (
+    ledger_reconcile,
+    system_account_balance,
+    wallet_balance_at,
+    wallet_balance_at_from_sums,
+)
 from wallets.services import postings
 from wallets.services.partitions import entry_partitions_ensure
 
@@ -181,3 +189,71 @@ def test_an_unbalanced_transaction_is_refused_in_every_partition(table):
                                    table="wallets_entry" if table == "wallets_entry" else partition)
 
     assert Entry.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_an_archived_month_still_reconciles_and_answers_balances_at_any_moment(clock, capsys, settings):
+    settings.LEDGER_SYSTEM_STRIPES = 1  # one clearing stripe: a known number of opening balances
+    archived, later = month_start(-3), month_start(-2)
+    payer, payee, quiet = make_wallet(), make_wallet(), make_wallet()
+    clock.at = archived + timedelta(days=2)
+    postings.wallet_deposit(wallet=payer, amount=D("100"))
+    postings.wallet_deposit(wallet=quiet, amount=D("7.5"))
+    clock.at = archived + timedelta(days=10)
+    postings.wallet_transfer(source=payer, destination=payee, amount=D("30"))
+    clock.at = archived + timedelta(days=20)
+    in_txn.place(wallet=payer, amount=D("10"))
+    clock.at = None  # now, this month
+    postings.wallet_transfer(source=payer, destination=payee, amount=D("5"))
+    now = timezone.now()
+    moments = [archived + timedelta(days=d) for d in (1, 5, 15, 25)] + [later, month_start(0), now]
+    before = {(w.id, at): wallet_balance_at(wallet=w, at=at) for w in (payer, payee, quiet) for at in moments}
+    revenue_before = system_account_balance(tenant=payer.tenant, code=Account.System.GATEWAY_CLEARING, currency="INR")
+    assert ledger_reconcile(record=False).ok
+    commit_checks()
+
+    with pytest.raises(CommandError, match="archive their months first"):
+        call_command("ledger_archive", month=f"{later:%Y-%m}")
+    call_command("ledger_archive", month=f"{archived:%Y-%m}")
+
+    assert f"Archived {archived:%Y-%m}: 8 entries of 4 transactions, 4 opening balances" in capsys.readouterr().out
+    archive = LedgerArchive.objects.get()
+    assert archive.table_name not in partitions() and f"wallets_entry_{archived:%Y_%m}" not in partitions()
+    assert not Entry.objects.filter(created_at__lt=later).exists()
+    report = ledger_reconcile(record=False)
+    assert report.ok, report.problems
+    assert report.tenants["webuddy"].sums == {"INR": D(0)}
+    for wallet in (payer, payee, quiet):
+        for at in moments:
+            assert wallet_balance_at(wallet=wallet, at=at) == before[(wallet.id, at)], (wallet, at)
+            assert wallet_balance_at_from_sums(wallet=wallet, at=at) == before[(wallet.id, at)], (wallet, at)
+    assert before[(quiet.id, now)] == (D("7.5"), D("0"))  # all its entries are archived
+    assert before[(payer.id, now)] == (D("65"), D("10"))
+    assert system_account_balance(tenant=payer.tenant, code=Account.System.GATEWAY_CLEARING, currency="INR") == revenue_before
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {archive.table_name}")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("months_ago", "refusal"), [
+    (0, "Only months before the current one"),
+    (-2, "archived already"),
+    (-3, "oldest first"),
+])
+def test_archiving_is_refused_for_the_current_month_a_month_archived_and_an_older_month(months_ago, refusal):
+    call_command("ledger_archive", month=f"{month_start(-2):%Y-%m}")
+
+    with pytest.raises(CommandError, match=refusal):
+        call_command("ledger_archive", month=f"{month_start(months_ago):%Y-%m}")
+
+    assert LedgerArchive.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_archived_months_partition_is_not_made_again():
+    call_command("ledger_archive", month=f"{month_start(-1):%Y-%m}")
+
+    with pytest.raises(DatabaseError, match="archived"):
+        with transaction.atomic():
+            entry_partitions_ensure(since=month_start(-1).date())
