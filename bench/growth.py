@@ -2,7 +2,8 @@
 ledger sizes, and monthly payouts for many experts.
 
 History is loaded the way a data import would be: balanced transfers between the growth wallets,
-oldest first, with running balances, written by COPY (triggers off for the load only), and the
+oldest first, with running balances, written by COPY (triggers off for the load only) into the
+monthly partitions of its dates (made first, as the periodic job makes them ahead), and the
 cached balances moved to match; `reconcile` then proves the loaded ledger whole.
 """
 import random
@@ -70,9 +71,11 @@ class Loader:
 
     def load(self, target_entries: int, start: datetime, end: datetime) -> float:
         from wallets.ledger import system_account_id
+        from wallets.services.partitions import entry_partitions_ensure
 
         clearing = str(system_account_id("webuddy", "gateway_clearing", "INR", 0))
         began = time.perf_counter()
+        entry_partitions_ensure(since=start.date())
         with psycopg.connect(database_url(), autocommit=False) as conn:
             conn.execute("SET session_replication_role = replica")  # load only: no per-row triggers
             with conn.cursor() as cur:
