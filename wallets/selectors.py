@@ -218,24 +218,34 @@ _STATEMENT_COLUMNS = ("created_at", "transaction_id", "account_id", "currency", 
                       "balance_after", "description", "reference_type", "reference_id")
 # wallet_statement's query for one wallet's unfiltered page, written out (the hottest read: the ORM
 # spent more time building it than PostgreSQL spends answering it). tests/ledger/test_statement_page.py
-# holds the two equal.
+# holds the two equal. It is prepared once per database session and executed by name: planning a
+# query over every monthly partition of entries costs more than running it (about 1 ms at 15
+# partitions against 0.2 ms for the run); the statement is planned again by PostgreSQL itself
+# when a partition is added or detached.
 _STATEMENT_PAGE_SQL = """
+PREPARE wallet_statement_page (smallint, uuid, bigint, bigint) AS
 SELECT e.created_at, e.transaction_id, e.account_id, e.currency, SUM(e.amount),
-       COALESCE(SUM(e.amount) FILTER (WHERE e.bucket = %s), 0), MIN(e.type), MAX(e.balance_after),
+       COALESCE(SUM(e.amount) FILTER (WHERE e.bucket = $1), 0), MIN(e.type), MAX(e.balance_after),
        MAX(t.description), MAX(t.reference_type), MAX(t.reference_id)
   FROM {entry} e JOIN {transaction} t ON t.id = e.transaction_id
- WHERE e.account_id = %s
+ WHERE e.account_id = $2
  GROUP BY 1, 2, 3, 4
  ORDER BY 1 DESC, 2 DESC
- LIMIT %s OFFSET %s
+ LIMIT $3 OFFSET $4
 """
 
 
 def _statement_page(account_id, offset: int, limit: int) -> list[dict]:
-    sql = _STATEMENT_PAGE_SQL.format(entry=connection.ops.quote_name(Entry._meta.db_table),
-                                     transaction=connection.ops.quote_name(JournalTransaction._meta.db_table))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [int(Entry.Bucket.HELD), account_id, limit, offset])
+        # A PREPARE outlives a rolled-back transaction; the session it was made in is the
+        # connection object it was made on.
+        if getattr(connection, "statement_page_prepared_on", None) is not connection.connection:
+            cursor.execute(_STATEMENT_PAGE_SQL.format(
+                entry=connection.ops.quote_name(Entry._meta.db_table),
+                transaction=connection.ops.quote_name(JournalTransaction._meta.db_table),
+            ))
+            connection.statement_page_prepared_on = connection.connection
+        cursor.execute("EXECUTE wallet_statement_page (%s, %s, %s, %s)", [int(Entry.Bucket.HELD), account_id, limit, offset])
         return [dict(zip(_STATEMENT_COLUMNS, row)) for row in cursor.fetchall()]
 
 
