@@ -20,7 +20,8 @@ The design, and why:
   every partition, present and future. The triggers too: the append-only trigger (BEFORE UPDATE OR
   DELETE) and the deferred balance trigger (AFTER INSERT) are cloned onto every partition.
 - The existing rows are copied into the partitions (one per month from the oldest entry to three
-  months from now); the old table is then dropped.
+  months from now); the old table is then dropped. The copy and the index builds hold the table
+  for their duration (postings wait): on a large ledger, run this migration in a quiet hour.
 
 `LedgerArchive` and `ArchivedBalance` keep what an archived month (a partition detached by
 `manage.py ledger_archive`) added up to, so `reconcile` and point-in-time balances still answer.
