@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from tests import holds as in_txn
@@ -257,3 +258,46 @@ def test_an_archived_months_partition_is_not_made_again():
     with pytest.raises(DatabaseError, match="archived"):
         with transaction.atomic():
             entry_partitions_ensure(since=month_start(-1).date())
+
+
+def migrate(targets) -> None:
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+
+
+@pytest.fixture
+def unpartitioned():
+    """The schema before entries were partitioned; back to the latest afterwards, whatever happens."""
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    migrate([("wallets", "0024_finance_sees_deliveries")])
+    try:
+        yield latest
+    finally:
+        migrate(latest)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_moves_a_populated_ledger_into_partitions(unpartitioned, clock):
+    payer, payee = make_wallet(), make_wallet()
+    clock.at = month_start(-14) + timedelta(days=9)  # a month with no partition made for it yet
+    postings.wallet_deposit(wallet=payer, amount=D("80"))
+    clock.at = None
+    postings.wallet_transfer(source=payer, destination=payee, amount=D("30"))
+    entries = dict(Entry.objects.values_list("id", "amount"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relkind FROM pg_class WHERE relname = 'wallets_entry'")
+        assert cursor.fetchone() == ("r",)
+
+    migrate(unpartitioned)
+
+    assert dict(Entry.objects.values_list("id", "amount")) == entries
+    assert partition_of(Entry.objects.filter(created_at__lt=month_start(0)).values_list("id", flat=True)) == {
+        f"wallets_entry_{month_start(-14):%Y_%m}"
+    }
+    assert f"wallets_entry_{month_start(3):%Y_%m}" in partitions()
+    posted = postings.wallet_withdraw(wallet=payee, amount=D("10"))  # new ids follow the old ones
+    assert min(Entry.objects.filter(transaction_id=posted.transaction_id).values_list("id", flat=True)) > max(entries)
+    assert wallet_balance_at(wallet=payer, at=month_start(-13)) == (D("80"), D("0"))
+    report = ledger_reconcile(record=False)
+    assert report.ok, report.problems
