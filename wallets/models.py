@@ -7,6 +7,8 @@ at commit (see migrations). No business logic lives here; writes go through `wal
 """
 import json
 import uuid
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 import simplejson
@@ -314,6 +316,51 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency} on {self.account_id}"
+
+
+class LedgerArchive(models.Model):
+    """A month of entries taken out of the live ledger (PostgreSQL: its partition of `wallets_entry`
+    detached and kept as the table `table_name` for export). Months are archived oldest first; what
+    the month's entries added up to stays in `ArchivedBalance`."""
+
+    month = models.DateField(primary_key=True)  # its first day (UTC)
+    table_name = models.CharField(max_length=63)
+    entries = models.PositiveBigIntegerField()
+    transactions = models.PositiveBigIntegerField()
+    archived_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["month"]
+
+    @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        """[start, end) of the month, in UTC."""
+        start = datetime(self.month.year, self.month.month, 1, tzinfo=dt_timezone.utc)
+        following = self.month.year * 12 + self.month.month  # the next month's index, months counted from 0
+        return start, datetime(following // 12, following % 12 + 1, 1, tzinfo=dt_timezone.utc)
+
+    def __str__(self) -> str:
+        return self.month.strftime("%Y-%m")
+
+
+class ArchivedBalance(models.Model):
+    """An account's totals over every archived entry up to the end of `archive`'s month: its
+    opening balance for the live entries after it. Every account with archived entries has a row in
+    each later archive, so the latest archive alone holds all opening balances."""
+
+    id = models.BigAutoField(primary_key=True)
+    archive = models.ForeignKey(LedgerArchive, on_delete=models.PROTECT, related_name="balances")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    currency = models.CharField(max_length=4, choices=CURRENCY_CHOICES)
+    balance = models.DecimalField(**MONEY)  # the sum of the archived entries, the held part included
+    held = models.DecimalField(**MONEY)  # the sum of the archived entries on the held part
+    lines = models.PositiveBigIntegerField()  # archived statement lines (journal transactions)
+    entries = models.PositiveBigIntegerField()  # entries in this archive's month alone
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["archive", "account", "currency"], name="archived_balance_once"),
+        ]
 
 
 class Hold(models.Model):

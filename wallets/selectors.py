@@ -2,15 +2,26 @@
 account totals, reconciliation."""
 from dataclasses import dataclass, field
 from datetime import datetime
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 
-from django.db import connections, router
+from django.db import connection, connections, router
 from django.db.models import Count, DecimalField, F, Max, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from wallets.errors import DomainError, ErrorCode
-from wallets.models import Account, Entry, JournalTransaction, Recharge, ReconcileRun, Tenant, User
+from wallets.models import (
+    Account,
+    ArchivedBalance,
+    Entry,
+    JournalTransaction,
+    LedgerArchive,
+    Recharge,
+    ReconcileRun,
+    Tenant,
+    User,
+)
 from wallets.money import currency_exponent
 from wallets.validation import parse_id
 
@@ -80,7 +91,8 @@ def wallet_balance_at(*, wallet: Account, at: datetime) -> tuple[Decimal, Decima
     """(balance, held) of a wallet as of `at`, from its last entry at or before that moment.
 
     Each wallet's entries are written under its row lock with the time taken after the lock, so the
-    last entry's `balance_after` is the balance at that moment; one index probe answers it.
+    last entry's `balance_after` is the balance at that moment; one index probe answers it. With
+    no live entry by then, the archived months answer (`archived_balance_at`).
     """
     last = (
         Entry.objects.filter(account=wallet, created_at__lte=at)
@@ -88,7 +100,7 @@ def wallet_balance_at(*, wallet: Account, at: datetime) -> tuple[Decimal, Decima
         .values_list("balance_after", "held_after")
         .first()
     )
-    return last if last is not None else (Decimal(0), Decimal(0))
+    return last if last is not None else archived_balance_at(account_id=wallet.id, at=at)
 
 
 def wallet_balance_at_from_sums(*, wallet: Account, at: datetime) -> tuple[Decimal, Decimal]:
@@ -97,7 +109,52 @@ def wallet_balance_at_from_sums(*, wallet: Account, at: datetime) -> tuple[Decim
         total=Coalesce(Sum("amount"), ZERO),
         held=Coalesce(Sum("amount", filter=Q(bucket=Entry.Bucket.HELD)), ZERO),
     )
-    return sums["total"], sums["held"]
+    archived_total, archived_held = archived_balance_at(account_id=wallet.id, at=at)
+    return sums["total"] + archived_total, sums["held"] + archived_held
+
+
+def archived_balance_at(*, account_id, at: datetime) -> tuple[Decimal, Decimal]:
+    """(balance, held) of an account from its archived entries at or before `at`: its totals at the
+    end of the last archived month over by then, plus, if `at` falls in an archived month, that
+    month's entries up to `at` read from the month's archive table (refused once it is dropped).
+    Zero when nothing is archived."""
+    at = at.astimezone(dt_timezone.utc)
+    ended, within = None, None
+    for archive in LedgerArchive.objects.filter(month__lte=at.date()).order_by("-month")[:2]:
+        start, end = archive.bounds
+        if end <= at:
+            ended = ended or archive
+        elif start <= at:
+            within = archive
+    total, held = Decimal(0), Decimal(0)
+    if ended is not None:
+        opening = ArchivedBalance.objects.filter(archive=ended, account_id=account_id).aggregate(
+            total=Coalesce(Sum("balance"), ZERO), held=Coalesce(Sum("held"), ZERO)
+        )
+        total, held = opening["total"], opening["held"]
+    if within is not None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s)", [within.table_name])
+            if cursor.fetchone()[0] is None:
+                raise DomainError(
+                    ErrorCode.VALIDATION_ERROR,
+                    f"The entries of {within} are archived and their table is gone: balances are known at the month's end.",
+                )
+            cursor.execute(
+                f"SELECT coalesce(sum(amount), 0), coalesce(sum(amount) FILTER (WHERE bucket = %s), 0) "
+                f"FROM {connection.ops.quote_name(within.table_name)} WHERE account_id = %s AND created_at <= %s",
+                [int(Entry.Bucket.HELD), account_id, at],
+            )
+            month_total, month_held = cursor.fetchone()
+        total, held = total + month_total, held + month_held
+    return total, held
+
+
+def archived_opening_balances():
+    """Every account's totals over all archived entries: the rows of the latest archive (each
+    archive carries the earlier ones' forward), or none."""
+    latest = LedgerArchive.objects.order_by("-month").first()
+    return ArchivedBalance.objects.filter(archive=latest) if latest else ArchivedBalance.objects.none()
 
 
 def wallet_statement(*, wallet: Account | None = None, wallets=None, entries=None):
@@ -160,26 +217,15 @@ def wallet_history(*, wallets: list[Account], entries=None, offset: int, limit: 
 _STATEMENT_COLUMNS = ("created_at", "transaction_id", "account_id", "currency", "total", "held", "type",
                       "balance_after", "description", "reference_type", "reference_id")
 # wallet_statement's query for one wallet's unfiltered page, written out (the hottest read: the ORM
-# spent more time building it than PostgreSQL spends answering it). tests/ledger/test_statement_page.py
+# spent more time building it than PostgreSQL spends answering it) in the PL/pgSQL function
+# `ledger_statement_page` (migration 0026), which keeps its plan per server session: planning it over
+# every monthly partition of entries costs more than running it. tests/ledger/test_statement_page.py
 # holds the two equal.
-_STATEMENT_PAGE_SQL = """
-SELECT e.created_at, e.transaction_id, e.account_id, e.currency, SUM(e.amount),
-       COALESCE(SUM(e.amount) FILTER (WHERE e.bucket = %s), 0), MIN(e.type), MAX(e.balance_after),
-       MAX(t.description), MAX(t.reference_type), MAX(t.reference_id)
-  FROM {entry} e JOIN {transaction} t ON t.id = e.transaction_id
- WHERE e.account_id = %s
- GROUP BY 1, 2, 3, 4
- ORDER BY 1 DESC, 2 DESC
- LIMIT %s OFFSET %s
-"""
-
-
 def _statement_page(account_id, offset: int, limit: int) -> list[dict]:
     connection = connections[router.db_for_read(Entry)]  # the replica's, where the page may lag
-    sql = _STATEMENT_PAGE_SQL.format(entry=connection.ops.quote_name(Entry._meta.db_table),
-                                     transaction=connection.ops.quote_name(JournalTransaction._meta.db_table))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [int(Entry.Bucket.HELD), account_id, limit, offset])
+        cursor.execute("SELECT * FROM ledger_statement_page(%s, %s::smallint, %s, %s)",
+                       [account_id, int(Entry.Bucket.HELD), limit, offset])
         return [dict(zip(_STATEMENT_COLUMNS, row)) for row in cursor.fetchall()]
 
 
@@ -191,10 +237,14 @@ def statement_line(row: dict) -> dict:
 
 
 def system_account_balance(*, tenant, code: str, currency: str) -> Decimal:
-    """A tenant's system account balance: the sum of the entries of all its stripes."""
-    return Entry.objects.filter(
+    """A tenant's system account balance: the sum of the entries of all its stripes (archived ones included)."""
+    live = Entry.objects.filter(
         account__kind=Account.Kind.SYSTEM, account__tenant=tenant, account__system_code=code, currency=currency
     ).aggregate(total=Coalesce(Sum("amount"), ZERO))["total"]
+    archived = archived_opening_balances().filter(
+        account__kind=Account.Kind.SYSTEM, account__tenant=tenant, account__system_code=code, currency=currency
+    ).aggregate(total=Coalesce(Sum("balance"), ZERO))["total"]
+    return live + archived
 
 
 @dataclass
@@ -246,6 +296,8 @@ def ledger_reconcile(*, record: bool = True) -> ReconcileReport:
 
     Each check is one aggregate pass that returns only problems (or one row per tenant and
     currency), so time grows linearly with the ledger and memory with the number of accounts.
+    Archived months count through their opening balances (`ArchivedBalance`): each was checked
+    whole by the database when its transactions were posted.
     """
     from wallets.models import Tenant
 
@@ -265,8 +317,15 @@ def ledger_reconcile(*, record: bool = True) -> ReconcileReport:
         .order_by()
     )
     lines: dict = {}
+    opening = archived_opening_balances().values_list("account_id", "currency", "balance", "held", "lines")
+    for account_id, currency, archived_total, archived_held, archived_lines in opening.iterator(chunk_size=5000):
+        total, held = sums.get(account_id, (Decimal(0), Decimal(0)))
+        sums[account_id] = (total + archived_total, held + archived_held)
+        lines[account_id] = lines.get(account_id, 0) + archived_lines
+        entry_currencies.setdefault(account_id, set()).add(currency)
     for row in per_account.iterator(chunk_size=5000):
-        sums[row["account_id"]] = (row["total"], row["held"])
+        total, held = sums.get(row["account_id"], (Decimal(0), Decimal(0)))
+        sums[row["account_id"]] = (total + row["total"], held + row["held"])
         lines[row["account_id"]] = lines.get(row["account_id"], 0) + row["lines"]
         entry_currencies.setdefault(row["account_id"], set()).add(row["currency"])
     accounts = Account.objects.values_list(
@@ -319,7 +378,11 @@ def ledger_reconcile(*, record: bool = True) -> ReconcileReport:
             "currency": row["currency"],
             "sum": str(row["total"]),
         })
-    too_few = JournalTransaction.objects.annotate(n=Count("entries")).filter(n__lt=2).values_list("id", "n")
+    live_transactions = JournalTransaction.objects.all()
+    latest_archive = LedgerArchive.objects.order_by("-month").first()
+    if latest_archive is not None:  # an archived month's transactions have their entries in its archive
+        live_transactions = live_transactions.filter(created_at__gte=latest_archive.bounds[1])
+    too_few = live_transactions.annotate(n=Count("entries")).filter(n__lt=2).values_list("id", "n")
     for txn_id, n in too_few.iterator(chunk_size=5000):
         report.add("transaction", {"problem": "too_few_entries", "transaction": str(txn_id), "entries": n})
     crossing = (
@@ -332,13 +395,18 @@ def ledger_reconcile(*, record: bool = True) -> ReconcileReport:
         report.add("transaction", {"problem": "transaction_crosses_tenants", "transaction": str(row["transaction_id"])})
 
     per_tenant = Entry.objects.values("account__tenant", "currency").annotate(total=Sum("amount")).order_by()
-    for row in per_tenant.iterator(chunk_size=5000):
-        tenant = row["account__tenant"]
-        report.tenant(tenant).sums[row["currency"]] = row["total"]
-        if row["total"] != 0:
-            report.add("transaction", {
-                "problem": "tenant_ledger_unbalanced", "currency": row["currency"], "sum": str(row["total"]),
-            }, tenant)
+    archived_per_tenant = archived_opening_balances().values("account__tenant", "currency").annotate(
+        total=Sum("balance")
+    ).order_by()
+    for row in [*archived_per_tenant, *per_tenant.iterator(chunk_size=5000)]:
+        tenant_sums = report.tenant(row["account__tenant"]).sums
+        tenant_sums[row["currency"]] = tenant_sums.get(row["currency"], Decimal(0)) + row["total"]
+    for tenant, report_of_tenant in list(report.tenants.items()):
+        for currency, total in report_of_tenant.sums.items():
+            if total != 0:
+                report.add("transaction", {
+                    "problem": "tenant_ledger_unbalanced", "currency": currency, "sum": str(total),
+                }, tenant)
     per_tenant_txns = (
         Entry.objects.values("account__tenant").annotate(n=Count("transaction_id", distinct=True)).order_by()
     )

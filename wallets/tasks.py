@@ -1,5 +1,6 @@
-"""Jobs of the core: fanning events out and delivering them, purges, and picking up the jobs of
-workers that died. Found by procrastinate's Django integration (module name `tasks`).
+"""Jobs of the core: fanning events out and delivering them, purges, the ledger's partitions made
+ahead, and picking up the jobs of workers that died. Found by procrastinate's Django integration
+(module name `tasks`).
 
 Every job here is safe to run twice (a worker killed mid-job has it run again elsewhere): its
 effect happens once."""
@@ -64,6 +65,15 @@ def purge_events(timestamp: int | None = None) -> int:
     from wallets.events import events_purge
 
     return events_purge()
+
+
+@app.periodic(cron="41 4 * * *")
+@app.task(name="wallets.entry_partitions_ahead", queue="maintenance")
+def entry_partitions_ahead(timestamp: int | None = None) -> list[str]:
+    """Daily: the ledger's monthly partitions of entries up to three months ahead (those missing)."""
+    from wallets.services.partitions import entry_partitions_ensure
+
+    return entry_partitions_ensure()
 
 
 @app.periodic(cron="* * * * * */10", periodic_id="every-10s")

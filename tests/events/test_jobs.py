@@ -46,6 +46,7 @@ def test_the_periodic_jobs():
         "wallets.retry_stalled_jobs": "* * * * * */10",
         "wallets.purge_idempotency_keys": "7 * * * *",
         "wallets.purge_events": "17 3 * * *",
+        "wallets.entry_partitions_ahead": "41 4 * * *",
         "payouts.sync_gateway_status": "*/5 * * * *",
         "payouts.monthly_payouts": "0 2 1 * *",
         "sessions.expire_sessions": "*/10 * * * *",

@@ -34,7 +34,11 @@ class Served:
         return self.sql[alias]
 
     def reads(self, alias: str, table: str) -> list[str]:
-        return [sql for sql in self.sql[alias] if sql.lstrip().upper().startswith("SELECT") and f'"{table}"' in sql]
+        """The SELECTs that read `table` (the history page's function reads entries)."""
+        def reads_table(sql):
+            return f'"{table}"' in sql or (table == "wallets_entry" and "ledger_statement_page(" in sql)
+
+        return [sql for sql in self.sql[alias] if sql.lstrip().upper().startswith("SELECT") and reads_table(sql)]
 
 
 @contextmanager

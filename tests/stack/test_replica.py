@@ -274,7 +274,7 @@ def test_a_read_the_replica_fails_is_asked_of_the_primary(webuddy_user, caplog):
     reader = key_client()
 
     def cancelled(execute, sql, params, many, context):
-        if f'"{ENTRIES}"' in sql or "e.account_id" in sql:
+        if f'"{ENTRIES}"' in sql or "ledger_statement_page(" in sql:
             raise OperationalError("canceling statement due to conflict with recovery")
         return execute(sql, params, many, context)
 
@@ -296,3 +296,25 @@ def test_a_replica_further_behind_than_allowed_is_left_alone(webuddy_user, setti
             assert history_amounts(reader, webuddy_user["id"]) == [7, 5]
         assert not sql.reads(REPLICA, ENTRIES)
         assert any("behind" in r.getMessage() for r in caplog.records)
+
+
+def test_history_pages_through_pgbouncer_from_many_sessions(webuddy_user):
+    """The page's query keeps its plan in a server-side function, not in a PREPAREd statement (which
+    would be lost when the pooler hands the next transaction to another server session)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from wallets.selectors import wallet_history
+
+    wallet = Account.objects.get(user_id=webuddy_user["id"])
+
+    def pages(_):
+        try:
+            with replica.primary_only():
+                return [[line["amount"] for line in wallet_history(wallets=[wallet], offset=0, limit=10).lines]
+                        for _ in range(20)]
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(6) as pool:
+        results = [amounts for batch in pool.map(pages, range(6)) for amounts in batch]
+    assert results == [[Decimal(5)]] * 120

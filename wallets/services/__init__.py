@@ -9,6 +9,7 @@ their caller's), keyword-only arguments, a `DomainError` on any refusal with eve
 - `escrow`: TMR Land orders' escrow
 - `recharges`: money paid in through a gateway
 - `adjustments`: finance staff's corrections
+- `partitions`: the ledger's monthly partitions (PostgreSQL), made ahead and archived
 
 Reads are in `wallets.selectors`; tenants in `wallets.tenants`; the posting engine in `wallets.ledger`.
 """
