@@ -16,6 +16,7 @@ from django.utils import timezone
 from tests import holds as in_txn
 from tests.factories import make_wallet
 from wallets import ledger
+from wallets.errors import DomainError
 from wallets.models import Account, Entry, LedgerArchive
 from wallets.selectors import (
     ledger_reconcile,
@@ -301,3 +302,47 @@ def test_the_migration_moves_a_populated_ledger_into_partitions(unpartitioned, c
     assert wallet_balance_at(wallet=payer, at=month_start(-13)) == (D("80"), D("0"))
     report = ledger_reconcile(record=False)
     assert report.ok, report.problems
+
+
+@pytest.mark.django_db(transaction=True)
+def test_archiving_a_month_the_default_partition_caught_commits_and_freezes_its_table():
+    """For real (committed): the month's rows move out of the default partition and are checked there
+    before the partition is detached; the archive table then takes no row, change or TRUNCATE; a
+    transaction of that month can no longer be reversed through the live ledger."""
+    at = datetime(2019, 7, 9, 12, tzinfo=dt_timezone.utc)
+    assert "wallets_entry_2019_07" not in partitions()
+    with transaction.atomic(), connection.cursor() as cursor:
+        txn = insert_transaction(cursor, at, [D("5"), D("-5")])
+    assert partition_of(Entry.objects.filter(transaction_id=txn).values_list("id", flat=True)) == {"wallets_entry_default"}
+    try:
+        call_command("ledger_archive", month="2019-07")  # commits, or raises
+
+        archive = LedgerArchive.objects.get(month=at.date().replace(day=1))
+        assert (archive.entries, archive.transactions) == (2, 1)
+        assert not Entry.objects.filter(transaction_id=txn).exists()
+        report = ledger_reconcile(record=False)
+        assert report.ok, report.problems
+        for statement in (
+            f"INSERT INTO {archive.table_name} SELECT * FROM {archive.table_name}",
+            f"UPDATE {archive.table_name} SET amount = 0",
+            f"DELETE FROM {archive.table_name}",
+            f"TRUNCATE {archive.table_name}",
+        ):
+            with pytest.raises(DatabaseError, match="append-only"):
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(statement)
+        with pytest.raises(DomainError, match="archived"):
+            postings.transaction_reverse(transaction_id=txn, reason="a refund of an old payment")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS wallets_entry_archive_2019_07")
+
+
+@pytest.mark.django_db
+def test_a_month_is_archived_only_an_hour_after_it_ended(monkeypatch):
+    from wallets.services import partitions as months
+
+    moment = month_start(0) + timedelta(minutes=30)
+    monkeypatch.setattr(months, "timezone", SimpleNamespace(now=lambda: moment))
+    with pytest.raises(CommandError, match="ended less than"):
+        call_command("ledger_archive", month=f"{month_start(-1):%Y-%m}")

@@ -7,7 +7,7 @@ is kept in `ArchivedBalance` as opening balances, which `reconcile` and point-in
 
 SQLite (the quick start) has no partitions: nothing is made there and archiving is refused.
 """
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -20,6 +20,9 @@ MONTHS_AHEAD = 3
 # Making a partition briefly locks the whole table against postings: rather than queue every
 # posting behind a long reader (a reconcile), give up and try again at the next run.
 LOCK_TIMEOUT = "5s"
+# A month is archived only this long after it ended: a posting timed just before midnight may still
+# be on its way (its partition must be there when it arrives).
+ARCHIVE_GRACE = timedelta(hours=1)
 
 
 def _add_months(month: date, n: int) -> date:
@@ -27,15 +30,16 @@ def _add_months(month: date, n: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def entry_partitions_ensure(*, since: date | None = None, months_ahead: int = MONTHS_AHEAD) -> list[str]:
+def entry_partitions_ensure(*, since: date | None = None, months_ahead: int = MONTHS_AHEAD,
+                            until: date | None = None) -> list[str]:
     """Make the monthly partitions of entries from `since` (default: this month) up to `months_ahead`
-    months from now, each in a transaction of its own; those that exist are left as they are.
-    Returns the names of the partitions made."""
+    months from now (or up to the month of `until`), each in a transaction of its own; those that
+    exist are left as they are. Returns the names of the partitions made."""
     if connection.vendor != "postgresql":
         return []
     this_month = timezone.now().date().replace(day=1)
     month = (since or this_month).replace(day=1)
-    last = _add_months(this_month, months_ahead)
+    last = until.replace(day=1) if until is not None else _add_months(this_month, months_ahead)
     made = []
     while month <= last:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -62,8 +66,19 @@ def ledger_month_archive(*, month: str) -> LedgerArchive:
     this_month = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     if end > this_month:
         raise DomainError(ErrorCode.MONTH_NOT_ENDED, f"Only months before the current one may be archived, not {month}.")
+    if end > timezone.now() - ARCHIVE_GRACE:
+        raise DomainError(ErrorCode.MONTH_NOT_ENDED,
+                          f"{month} ended less than {ARCHIVE_GRACE} ago: postings dated in it may still be arriving.")
     partition, archive_table = f"wallets_entry_{start:%Y_%m}", f"wallets_entry_archive_{start:%Y_%m}"
+    if LedgerArchive.objects.filter(month=start.date()).exists():  # asked again under the lock below
+        raise DomainError(ErrorCode.VALIDATION_ERROR, f"{month} is archived already.")
+    # Its partition first, in a transaction of its own (rows the default partition caught move into
+    # it and are checked there); then the archive.
+    entry_partitions_ensure(since=start.date(), until=start.date())
     with transaction.atomic(), connection.cursor() as cursor:
+        # Detaching needs the whole table for a moment: behind a long reader, give up rather than
+        # queue every posting behind it (try again later).
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         cursor.execute("LOCK TABLE wallets_ledgerarchive IN EXCLUSIVE MODE")  # one archiver at a time
         if LedgerArchive.objects.filter(month=start.date()).exists():
             raise DomainError(ErrorCode.VALIDATION_ERROR, f"{month} is archived already.")
@@ -99,10 +114,15 @@ def ledger_month_archive(*, month: str) -> LedgerArchive:
         )
         cursor.execute(f"ALTER TABLE wallets_entry DETACH PARTITION {partition}")
         cursor.execute(f"ALTER TABLE {partition} RENAME TO {archive_table}")
-        # Detaching took the partition's triggers away; archived rows stay unchangeable all the same.
+        # Detaching took the partition's triggers away; the archive is frozen: nothing added to it,
+        # changed, deleted or truncated (its sums are the opening balances).
         cursor.execute(
-            f"CREATE TRIGGER entry_append_only BEFORE UPDATE OR DELETE ON {archive_table} "
+            f"CREATE TRIGGER entry_append_only BEFORE INSERT OR UPDATE OR DELETE ON {archive_table} "
             "FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()"
+        )
+        cursor.execute(
+            f"CREATE TRIGGER entry_archive_no_truncate BEFORE TRUNCATE ON {archive_table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()"
         )
     return archive
 

@@ -111,6 +111,9 @@ def transaction_reverse(*, transaction_id: UUID, reason: str, created_by: User |
     entries = list(
         Entry.objects.filter(transaction=original).select_related("account").order_by("id")
     )
+    if not entries:  # its month is archived (wallets/services/partitions.py): out of the live ledger
+        raise DomainError(ErrorCode.VALIDATION_ERROR,
+                          "This transaction's month is archived; post a correcting transaction instead.")
     legs = [
         Leg(
             account_id=entry.account_id,

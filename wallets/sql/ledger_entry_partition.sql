@@ -5,7 +5,7 @@
 -- the default partition (no partition existed when they were written) are moved into the new one:
 -- the default partition is detached (which takes its triggers away), the rows copied through the
 -- parent (so the balance check runs on them again at commit) and deleted from it, and it is
--- attached again. A month that was archived (wallets_ledgerarchive) is refused. Migration 0025
+-- attached again, and the moved rows' balance checks run there and then. A month that was archived (wallets_ledgerarchive) is refused. Migration 0025
 -- loads this file; the periodic job `wallets.entry_partitions_ahead` calls it.
 CREATE OR REPLACE FUNCTION ledger_entry_partition(p_month date) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -31,6 +31,11 @@ BEGIN
           FROM wallets_entry_default WHERE created_at >= v_from AND created_at < v_to;
         DELETE FROM wallets_entry_default WHERE created_at >= v_from AND created_at < v_to;
         ALTER TABLE wallets_entry ATTACH PARTITION wallets_entry_default DEFAULT;
+        -- The moved rows' balance checks run now, while their partition is attached: a caller that
+        -- detaches it in the same transaction (an archive) would otherwise leave them to a commit
+        -- that can no longer find them.
+        SET CONSTRAINTS entry_balanced IMMEDIATE;
+        SET CONSTRAINTS entry_balanced DEFERRED;
     ELSE
         EXECUTE format('CREATE TABLE %I PARTITION OF wallets_entry FOR VALUES FROM (%L) TO (%L)', v_name, v_from, v_to);
     END IF;
