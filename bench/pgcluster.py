@@ -74,20 +74,27 @@ class Cluster:
         return subprocess.run(command, cwd=self.dir, check=check, capture_output=True, text=True, timeout=timeout)
 
     def start(self) -> "Cluster":
-        self.dir = Path(tempfile.mkdtemp(prefix="wallet-soak-pg-"))
+        self._make_dir("wallet-soak-pg-")
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+        self._serve("the soak's throwaway cluster", {"listen_addresses": "127.0.0.1"})
+        return self
+
+    def _make_dir(self, prefix: str) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix=prefix))
         if self.as_user:
             owner = pwd.getpwnam(self.as_user)
             os.chown(self.dir, owner.pw_uid, owner.pw_gid)
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+
+    def _serve(self, comment: str, options: dict) -> None:
+        """On a free port: `options` and this cluster's settings appended to its postgresql.conf (the
+        last line of a name wins), then started."""
         self.port = free_port(self.min_port)
-        options = {"port": self.port, "listen_addresses": "127.0.0.1", "unix_socket_directories": str(self.dir),
-                   **self.settings}
+        options = {"port": self.port, "unix_socket_directories": str(self.dir), **options, **self.settings}
         with (self.data / "postgresql.conf").open("a") as conf:
-            conf.write("\n# the soak's throwaway cluster\n")
+            conf.write(f"\n# {comment}\n")
             for name, value in options.items():
                 conf.write(f"{name} = '{value}'\n")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
-        return self
 
     def create_database(self, name: str) -> None:
         self._run("psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres",
@@ -133,36 +140,11 @@ class Replica(Cluster):
         self.primary = primary
 
     def start(self) -> "Replica":
-        self.dir = Path(tempfile.mkdtemp(prefix="wallet-replica-pg-"))
-        if self.as_user:
-            owner = pwd.getpwnam(self.as_user)
-            os.chown(self.dir, owner.pw_uid, owner.pw_gid)
+        self._make_dir("wallet-replica-pg-")
         self._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary.port), "-U", "postgres",
                   "-D", str(self.data), "-R", "-X", "stream", "-c", "fast", "--no-sync")
-        self.port = free_port(self.min_port)
-        # Appended after the primary's own lines, which the copy carries: the last one wins.
-        options = {"port": self.port, "unix_socket_directories": str(self.dir), "hot_standby": "on",
-                   "hot_standby_feedback": "on", **self.settings}
-        with (self.data / "postgresql.conf").open("a") as conf:
-            conf.write("\n# the streaming replica\n")
-            for name, value in options.items():
-                conf.write(f"{name} = '{value}'\n")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
+        self._serve("the streaming replica", {"hot_standby": "on", "hot_standby_feedback": "on"})
         return self
-
-    def wait_for(self, lsn: str, timeout: float = 30) -> None:
-        """Until this replica has replayed the primary's WAL up to `lsn`."""
-        import psycopg
-
-        deadline = time.monotonic() + timeout
-        with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
-            while True:
-                (done,) = connection.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [lsn]).fetchone()
-                if done:
-                    return
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the replica did not replay up to {lsn} within {timeout} s")
-                time.sleep(0.02)
 
 
 def pgbouncer_binary() -> str | None:

@@ -8,7 +8,6 @@ at commit (see migrations). No business logic lives here; writes go through `wal
 import json
 import uuid
 from datetime import datetime
-from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 import simplejson
@@ -20,6 +19,7 @@ from django.utils import timezone
 from uuid6 import uuid7
 
 from wallets.money import CURRENCY_CHOICES
+from wallets.validation import parse_month
 
 MONEY = {"max_digits": 24, "decimal_places": 6}
 
@@ -335,9 +335,7 @@ class LedgerArchive(models.Model):
     @property
     def bounds(self) -> tuple[datetime, datetime]:
         """[start, end) of the month, in UTC."""
-        start = datetime(self.month.year, self.month.month, 1, tzinfo=dt_timezone.utc)
-        following = self.month.year * 12 + self.month.month  # the next month's index, months counted from 0
-        return start, datetime(following // 12, following % 12 + 1, 1, tzinfo=dt_timezone.utc)
+        return parse_month(f"{self.month:%Y-%m}")
 
     def __str__(self) -> str:
         return self.month.strftime("%Y-%m")

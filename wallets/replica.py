@@ -214,6 +214,7 @@ def _replica_usable() -> bool:
     try:
         if time.monotonic() < _health.down_until:
             return False
+        due = time.monotonic() - _health.checked_at >= 1.0  # another thread may have just looked
         if replica.connection is not None and not replica.is_usable():
             replica.close()
         replica.ensure_connection()
@@ -274,21 +275,25 @@ def client_of(request) -> str | None:
     header = request.META.get("HTTP_AUTHORIZATION", "").strip()
     scheme, _, credential = header.partition(" ")
     credential = credential.strip()
-    if scheme.lower() == "bearer" and credential.count(".") == 2:
-        payload = credential.split(".")[1]
+    payload = credential.split(".")[1] if credential.count(".") == 2 else ""
+    if scheme.lower() == "bearer" and 0 < len(payload) <= MAX_CLAIMS_CHARS:
         try:
             claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
             user = claims.get("user_id") if isinstance(claims, dict) else None
-        except (binascii.Error, ValueError, UnicodeDecodeError):
+        except (binascii.Error, ValueError, RecursionError):  # not a token of ours: the header is the key
             user = None
         if isinstance(user, str) and user:
-            return "u:" + hashlib.sha256(user.lower().encode()).hexdigest()[:32]
+            return "u:" + hashlib.sha256(user.lower().encode("utf-8", "replace")).hexdigest()[:32]
     if credential:
         return "c:" + hashlib.sha256(f"{scheme.lower()} {credential}".encode("utf-8", "replace")).hexdigest()[:32]
     session = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
     if session:
         return "s:" + hashlib.sha256(session.encode("utf-8", "replace")).hexdigest()[:32]
     return None
+
+
+# Our access tokens' claims are a few hundred characters; a longer (or deeply nested) one is not ours.
+MAX_CLAIMS_CHARS = 2048
 
 
 def _cache_key(client: str) -> str:

@@ -95,3 +95,15 @@ def test_without_a_replica_every_read_is_the_primarys_and_the_middleware_is_not_
         assert replica.read_alias() == "default"
     with pytest.raises(MiddlewareNotUsed):
         replica.ReadYourWritesMiddleware(lambda r: HttpResponse())
+
+
+@pytest.mark.parametrize("payload", [
+    "[" * 5000 + "]" * 5000,  # deep nesting
+    '{"user_id": "\\ud800"}',  # a lone surrogate
+    '{"user_id": "' + "x" * 5000 + '"}',  # far longer than a token of ours
+    "not json at all",
+])
+def test_a_hostile_bearer_token_is_only_a_header_to_route_by(payload):
+    part = base64.urlsafe_b64encode(payload.encode("utf-8", "surrogatepass")).rstrip(b"=").decode()
+    client = replica.client_of(request(auth=f"Bearer eyJ.{part}.c2ln"))
+    assert client is not None and client[:2] in ("u:", "c:")
