@@ -36,7 +36,8 @@ bench: venv tools
 	$(PY) -m bench
 
 # First the portable part on SQLite (keeps the quick start honest), then the whole suite on
-# PostgreSQL (DATABASE_URL, default the local server's `wallet` database), then the race tests, the
+# PostgreSQL (DATABASE_URL, default the local server's `wallet` database), the tests that read the
+# calendar again with the clock 400 days ahead (tests/conftest.py), then the race tests, the
 # replica's tests and a soak on production's database stack, started here and deleted after
 # (bench/stack.py: a throwaway primary behind PgBouncer in transaction mode, and its streaming
 # replica; --reuse-db: the stack's test database goes with the stack).
@@ -44,6 +45,7 @@ test: venv tools
 	@mkdir -p var
 	DATABASE_URL=sqlite:///$(CURDIR)/var/test-quickstart.sqlite3 $(PY) -m pytest -q -m "not postgres_only" $(PYTEST_ARGS)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest -m "not stack" $(PYTEST_ARGS)
+	TEST_CLOCK_DAYS_AHEAD=400 DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest -q -p no:cacheprovider -m clock $(PYTEST_ARGS)
 	$(PY) -m bench.stack -- $(PY) -m pytest -q -p no:cacheprovider --reuse-db -m "stack or races" $(PYTEST_ARGS)
 
 clean:

@@ -1,4 +1,9 @@
+import os
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
 import pytest
+import time_machine
 from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
@@ -20,6 +25,26 @@ def pytest_collection_modifyitems(config, items):
         engine = getattr(item, "callspec", None) and item.callspec.params.get("ledger_engine")
         if item.get_closest_marker("postgres_only") or engine == "function":
             item.add_marker(skip)
+
+
+# Tests marked `clock` read the calendar (a month over or not, the month before, partitions ahead).
+# With TEST_CLOCK_DAYS_AHEAD set, each runs with Python's clock moved that many days ahead (still
+# ticking), so a date that only works today fails now rather than next month. PostgreSQL's own
+# clock is not moved: a `clock` test must not compare times the database wrote with Python's.
+# TEST_CLOCK_EVERY_TEST=1 moves it for every test (an audit for dates written into tests; a test
+# that compares the database's times with Python's then fails for that reason alone).
+CLOCK_DAYS_AHEAD = int(os.environ.get("TEST_CLOCK_DAYS_AHEAD") or 0)
+CLOCK_EVERY_TEST = os.environ.get("TEST_CLOCK_EVERY_TEST") == "1"
+
+
+@pytest.fixture(autouse=True)
+def _clock_ahead(request):
+    if not CLOCK_DAYS_AHEAD or not (CLOCK_EVERY_TEST or request.node.get_closest_marker("clock")):
+        yield None
+        return
+    moved = datetime.now(dt_timezone.utc) + timedelta(days=CLOCK_DAYS_AHEAD)
+    with time_machine.travel(moved, tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture(params=["function", "python"])

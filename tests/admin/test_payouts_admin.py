@@ -154,6 +154,7 @@ def test_monthly_run_previews_then_pays_like_the_command(finance_client, finance
     assert Payout.objects.count() == 1
 
 
+@pytest.mark.clock
 def test_monthly_run_refuses_a_month_that_has_not_ended(finance_client):
     from django.utils import timezone
 

@@ -1,5 +1,4 @@
 """`/v1/payouts/manual`, `/v1/payouts/monthly` and `run_monthly_payouts`."""
-from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -7,6 +6,7 @@ from django.core.management import call_command
 
 from payouts import services as payout_services
 from payouts.models import Payout
+from tests.clock import mid_month, month
 from tests.history import backdated_deposit
 from tests.invariants import assert_ledger_invariants
 from tests.webuddy.helpers import funded_user, num, wallet_of
@@ -127,15 +127,17 @@ def test_manual_payout_for_an_unknown_expert_is_404(webuddy_client):
     assert (response.status_code, response.json()["code"]) == (404, "expert_not_found")
 
 
-JAN = datetime(2026, 1, 15, tzinfo=timezone.utc)
+# The month the experts earned in: two months before the current one, so it is over whatever the date.
+EARNED = -2
 
 
-def expert_who_earned_in_january(client, january=D(1000), since=D(500)):
+def expert_who_earned_in_a_past_month(client, earned=D(1000), since=D(500)):
+    """An expert who earned `earned` in the month EARNED (and `since` today, after it is over)."""
     expert, bank = expert_with_bank(client)
     wallet = Account.objects.get(user_id=expert["id"])
-    backdated_deposit(wallet, january, JAN)
+    backdated_deposit(wallet, earned, mid_month(EARNED))
 
-    postings.wallet_deposit(wallet=wallet, amount=since)  # earned after January
+    postings.wallet_deposit(wallet=wallet, amount=since)  # earned after that month
     return expert, bank
 
 
@@ -147,29 +149,29 @@ def monthly(client, expert, month, threshold=None):
 
 
 def test_monthly_payout_pays_the_balance_at_the_end_of_the_month(webuddy_client):
-    expert, bank = expert_who_earned_in_january(webuddy_client)
+    expert, bank = expert_who_earned_in_a_past_month(webuddy_client)
 
-    response = monthly(webuddy_client, expert, "2026-01", threshold=500)
+    response = monthly(webuddy_client, expert, month(EARNED), threshold=500)
 
     assert response.status_code == 201
     body = response.json()
     assert (body["kind"], body["month"], body["amount"], body["status"], body["bankAccountId"]) == (
-        "monthly", "2026-01", 1000, "paid", bank["id"],
+        "monthly", month(EARNED), 1000, "paid", bank["id"],
     )
     assert num(wallet_of(webuddy_client, expert["id"])["balance"]) == D(500)
 
 
 def test_monthly_payout_is_capped_by_what_is_available_now(webuddy_client):
-    expert, bank = expert_who_earned_in_january(webuddy_client, since=D("0.01"))
+    expert, bank = expert_who_earned_in_a_past_month(webuddy_client, since=D("0.01"))
     assert manual(webuddy_client, expert, bank["id"], 700).status_code == 201
-    body = monthly(webuddy_client, expert, "2026-01").json()
+    body = monthly(webuddy_client, expert, month(EARNED)).json()
     assert num(body["amount"]) == D("300.01")
 
 
 def test_monthly_payout_below_the_threshold_is_skipped(webuddy_client):
-    expert, _ = expert_who_earned_in_january(webuddy_client)
+    expert, _ = expert_who_earned_in_a_past_month(webuddy_client)
 
-    response = monthly(webuddy_client, expert, "2026-01", threshold=5000)
+    response = monthly(webuddy_client, expert, month(EARNED), threshold=5000)
 
     assert response.status_code == 200
     assert response.json() == {"status": "skipped", "reason": "below_threshold", "amount": 1000}
@@ -177,49 +179,50 @@ def test_monthly_payout_below_the_threshold_is_skipped(webuddy_client):
 
 
 def test_a_second_monthly_payout_for_the_month_is_409(webuddy_client):
-    expert, _ = expert_who_earned_in_january(webuddy_client)
-    monthly(webuddy_client, expert, "2026-01")
-    response = monthly(webuddy_client, expert, "2026-01")
+    expert, _ = expert_who_earned_in_a_past_month(webuddy_client)
+    monthly(webuddy_client, expert, month(EARNED))
+    response = monthly(webuddy_client, expert, month(EARNED))
     assert (response.status_code, response.json()["code"]) == (409, "payout_already_exists")
     assert Payout.objects.count() == 1
 
 
-@pytest.mark.parametrize("month", ["2026-11", "2027-01"])
-def test_a_month_that_has_not_ended_is_400(webuddy_client, month):
-    expert, _ = expert_who_earned_in_january(webuddy_client)
-    response = monthly(webuddy_client, expert, month)
+@pytest.mark.clock
+@pytest.mark.parametrize("months_from_now", [0, 1, 14])
+def test_a_month_that_has_not_ended_is_400(webuddy_client, months_from_now):
+    expert, _ = expert_who_earned_in_a_past_month(webuddy_client)
+    response = monthly(webuddy_client, expert, month(months_from_now))
     assert (response.status_code, response.json()["code"]) == (400, "month_not_ended")
 
 
-@pytest.mark.parametrize("month", ["2026-13", "2026-1", "January", ""])
-def test_a_malformed_month_is_400(webuddy_client, month):
-    expert, _ = expert_who_earned_in_january(webuddy_client)
-    response = monthly(webuddy_client, expert, month)
+@pytest.mark.parametrize("text", ["2026-13", "2026-1", "January", ""])
+def test_a_malformed_month_is_400(webuddy_client, text):
+    expert, _ = expert_who_earned_in_a_past_month(webuddy_client)
+    response = monthly(webuddy_client, expert, text)
     assert (response.status_code, response.json()["code"]) == (400, "validation_error")
 
 
 def test_monthly_payout_without_a_bank_account_is_400(webuddy_client):
     expert = funded_user(webuddy_client, 100)
-    response = monthly(webuddy_client, expert, "2026-01")
+    response = monthly(webuddy_client, expert, month(EARNED))
     assert (response.status_code, response.json()["code"]) == (400, "bank_account_not_found")
 
 
 def test_run_monthly_payouts_pays_everyone_once_and_is_safe_to_rerun(webuddy_client, capsys):
-    paid, _ = expert_who_earned_in_january(webuddy_client, january=D(800))
-    small, _ = expert_who_earned_in_january(webuddy_client, january=D(50))
+    paid, _ = expert_who_earned_in_a_past_month(webuddy_client, earned=D(800))
+    small, _ = expert_who_earned_in_a_past_month(webuddy_client, earned=D(50))
     funded_user(webuddy_client, 999)  # no bank account: not an expert to pay
 
-    call_command("run_monthly_payouts", "--month", "2026-01", "--threshold", "100", "--dry-run")
+    call_command("run_monthly_payouts", "--month", month(EARNED), "--threshold", "100", "--dry-run")
     dry = capsys.readouterr().out
     assert "would_pay" in dry and "below_threshold" in dry and "DRY RUN" in dry
     assert Payout.objects.count() == 0
 
-    call_command("run_monthly_payouts", "--month", "2026-01", "--threshold", "100")
+    call_command("run_monthly_payouts", "--month", month(EARNED), "--threshold", "100")
     first = capsys.readouterr().out
     assert f"{paid['id']}" in first and "paid 800.00 INR in total" in first
     assert Payout.objects.get().expert_id.hex == paid["id"].replace("-", "")
 
-    call_command("run_monthly_payouts", "--month", "2026-01", "--threshold", "100")
+    call_command("run_monthly_payouts", "--month", month(EARNED), "--threshold", "100")
     again = capsys.readouterr().out
     assert "already_paid: 1" in again and "paid nothing" in again
     assert Payout.objects.count() == 1
@@ -227,8 +230,10 @@ def test_run_monthly_payouts_pays_everyone_once_and_is_safe_to_rerun(webuddy_cli
     assert num(wallet_of(webuddy_client, small["id"])["balance"]) == D(550)
 
 
-def test_run_monthly_payouts_refuses_a_month_that_has_not_ended():
+@pytest.mark.clock
+@pytest.mark.parametrize("months_from_now", [0, 1])
+def test_run_monthly_payouts_refuses_a_month_that_has_not_ended(months_from_now):
     from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="has not ended"):
-        call_command("run_monthly_payouts", "--month", "2026-11")
+        call_command("run_monthly_payouts", "--month", month(months_from_now))
