@@ -63,17 +63,38 @@ def test_same_key_with_another_body_is_422_idempotency_key_reused(webuddy_client
 
 @pytest.mark.django_db
 @pytest.mark.urls("tests.api.urls")
-def test_keys_are_scoped_to_the_caller():
+def test_every_key_of_one_tenant_shares_its_idempotency_keys():
+    """A partner's backend retrying with its second (rotated) key is the same client asking again."""
     wallet = make_wallet()
     one = client_with_key(make_api_key("webuddy", "one")[1])
     two = client_with_key(make_api_key("webuddy", "two")[1])
 
-    assert post(one, wallet, "5").status_code == 201
-    response = post(two, wallet, "5")
+    first = post(one, wallet, "5")
+    again = post(two, wallet, "5")
 
-    assert response.status_code == 201 and "Idempotent-Replayed" not in response
+    assert (first.status_code, again.status_code, again["Idempotent-Replayed"]) == (201, 201, "true")
+    assert again.content == first.content
     wallet.refresh_from_db()
-    assert wallet.balance == D("10")
+    assert wallet.balance == D("5")
+    reused = post(two, wallet, "6")
+    assert (reused.status_code, reused.json()["code"]) == (422, "idempotency_key_reused")
+
+
+@pytest.mark.django_db
+def test_two_tenants_never_share_an_idempotency_key():
+    from wallets.tenants import tenant_create
+
+    tenant_create(code="acme", name="Acme Consults", dialect="webuddy", currencies=["INR"])
+    webuddy = client_with_key(make_api_key("webuddy")[1])
+    acme = client_with_key(make_api_key("acme")[1])
+    body = {"phoneNumber": "+919876500001", "name": "Asha"}
+
+    ours = webuddy.post("/v1/users", body, format="json", HTTP_IDEMPOTENCY_KEY="same-key")
+    theirs = acme.post("/v1/users", body, format="json", HTTP_IDEMPOTENCY_KEY="same-key")
+
+    assert (ours.status_code, theirs.status_code) == (201, 201)
+    assert "Idempotent-Replayed" not in theirs and theirs.json()["id"] != ours.json()["id"]
+    assert set(IdempotencyRecord.objects.values_list("client", flat=True)) == {"tenant:webuddy", "tenant:acme"}
 
 
 @pytest.mark.django_db
@@ -197,3 +218,35 @@ def test_many_concurrent_retries_move_money_once():
     wallet.refresh_from_db()
     assert wallet.balance == D("3")
     assert_ledger_invariants()
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_each_tenant_the_oldest_record_of_each_key():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    one, _ = make_api_key("webuddy", "one")
+    two, _ = make_api_key("webuddy", "two")
+    orders, _ = make_api_key("tmr", "orders")
+    now = timezone.now()
+
+    def record(client, key, status):
+        return IdempotencyRecord.objects.create(
+            client=client, key=key, request_hash="h", method="POST", path="/v1/users", response_status=status,
+            response_body="{}", created_at=now, expires_at=now + timedelta(hours=24))
+
+    oldest = record(f"key:{one.pk}", "K", 201)
+    younger = record(f"key:{two.pk}", "K", 200)
+    only = record(f"key:{two.pk}", "L", 201)
+    other_tenant = record(f"key:{orders.pk}", "K", 201)
+    user = record("user:5f0c6a8e-0000-0000-0000-000000000000", "K", 201)
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    executor.migrate([("wallets", "0026_statement_page_function")])
+    executor = MigrationExecutor(connection)
+    executor.migrate(latest)
+
+    clients = dict(IdempotencyRecord.objects.values_list("pk", "client"))
+    assert clients == {oldest.pk: "tenant:webuddy", younger.pk: f"key:{two.pk}", only.pk: "tenant:webuddy",
+                       other_tenant.pk: "tenant:tmr", user.pk: user.client}

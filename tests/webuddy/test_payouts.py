@@ -99,6 +99,22 @@ def test_processing_payout_keeps_the_amount_held_until_the_gateway_answers(webud
     }
 
 
+def test_a_payout_retried_with_a_rotated_api_key_is_paid_once(webuddy_client):
+    """The partner rotates its key (docs/security.md) between a payout and its retry: the same client."""
+    from tests.conftest import api_key_client
+
+    expert, bank = expert_with_bank(webuddy_client, 1000)
+    rotated = api_key_client("webuddy")
+    body = {"expertId": expert["id"], "amount": 300, "bankAccount": bank["id"], "paymentMethod": "RAZORPAY"}
+
+    first = webuddy_client.post("/v1/payouts/manual", body, format="json", HTTP_IDEMPOTENCY_KEY="payout-K")
+    retry = rotated.post("/v1/payouts/manual", body, format="json", HTTP_IDEMPOTENCY_KEY="payout-K")
+
+    assert (first.status_code, retry.status_code, retry["Idempotent-Replayed"]) == (201, 201, "true")
+    assert retry.json()["id"] == first.json()["id"] and Payout.objects.count() == 1
+    assert num(wallet_of(webuddy_client, expert["id"])["balance"]) == D(700)
+
+
 def test_manual_payout_beyond_available_is_400(webuddy_client):
     expert, bank = expert_with_bank(webuddy_client, 100)
     response = manual(webuddy_client, expert, bank["id"], 100.01)

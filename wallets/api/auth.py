@@ -74,10 +74,13 @@ def request_tenant(request) -> Tenant:
     return request.user.tenant
 
 
-def principal_id(request) -> str:
+def idempotency_client(request) -> str:
+    """Whose `Idempotency-Key`s these are: an API key's tenant (its partner backend, whichever of its
+    keys it uses, so a retry across a key rotation is still the same request; as Stripe scopes keys
+    to the account), or the signed-in user. Two tenants never share a key."""
     user = request.user
     if isinstance(user, ApiClient):
-        return user.pk
+        return f"tenant:{user.tenant.pk}"
     return f"user:{user.pk}"
 
 

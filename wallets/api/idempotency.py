@@ -1,6 +1,7 @@
 """`Idempotency-Key` for every POST and PATCH (Stripe semantics, SPEC §2), with recovery points.
 
-1. **Claim.** The key's record (client, key, request fingerprint, a lease) is created and committed
+1. **Claim.** The key's record (client: the API key's tenant or the JWT's user; key, request
+   fingerprint, a lease) is created and committed
    before the request's work runs. Another request with the same key meanwhile is 409
    `idempotency_key_in_use` at once, with no transaction held open; one with another body is 422
    `idempotency_key_reused`; one after the first finished gets the stored response back with
@@ -27,7 +28,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
-from wallets.api.auth import principal_id
+from wallets.api.auth import idempotency_client
 from wallets.crypto import decrypt, encrypt
 from wallets.errors import DomainError, ErrorCode
 from wallets.models import IdempotencyRecord
@@ -180,13 +181,14 @@ def _in_use() -> DomainError:
 
 
 def run_idempotent(view, request, key: str, call):
-    """Run `call()` (the view's handler) at most once per (caller, key): claim, run, store."""
+    """Run `call()` (the view's handler) at most once per (client, key): claim, run, store. The client
+    is the caller's tenant for an API key (every key of one partner), the user for a JWT."""
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise DomainError(
             ErrorCode.IDEMPOTENCY_KEY_INVALID,
             f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.",
         )
-    claimed = _claim(client=principal_id(request), key=key, fingerprint=request_fingerprint(request), request=request)
+    claimed = _claim(client=idempotency_client(request), key=key, fingerprint=request_fingerprint(request), request=request)
     if isinstance(claimed, HttpResponse):
         return claimed
     recovery = claimed

@@ -1,0 +1,30 @@
+"""Idempotency keys of API-key callers belong to the tenant, not to one key.
+
+Records were kept per API key (`client = 'key:<id>'`), so the same request retried with a second key
+of the same partner (a rotated key) ran again. They are now kept per tenant (`'tenant:<code>'`).
+Where two keys of one tenant used the same `Idempotency-Key`, the oldest record takes the tenant's
+name and the others keep their old one until the purge drops them (a retry now meets the oldest);
+a recharge or payout such a record left unfinished is still settled by `sync_gateway_status`.
+
+Going back leaves the records as they are: the old code no longer finds them, so a retry after a
+downgrade runs again, as it would have with a second key.
+"""
+from django.db import migrations
+
+PER_TENANT = """
+WITH ranked AS (
+    SELECT r.id, 'tenant:' || k.tenant_id AS client,
+           row_number() OVER (PARTITION BY k.tenant_id, r.key ORDER BY r.id) AS n
+      FROM wallets_idempotencyrecord r
+      JOIN wallets_apikey k ON r.client = 'key:' || k.id
+)
+UPDATE wallets_idempotencyrecord SET client = ranked.client
+  FROM ranked
+ WHERE wallets_idempotencyrecord.id = ranked.id AND ranked.n = 1
+"""
+
+
+class Migration(migrations.Migration):
+    dependencies = [("wallets", "0026_statement_page_function")]
+
+    operations = [migrations.RunSQL(PER_TENANT, migrations.RunSQL.noop)]
