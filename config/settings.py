@@ -86,6 +86,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "wallets.middleware.RequestIdMiddleware",
+    # A money API body over API_MAX_BODY_BYTES is 413 before anything reads it.
+    "wallets.middleware.BodyLimitMiddleware",
     # Reads of a client's own recent writes from the primary (only when there is a replica).
     "wallets.replica.ReadYourWritesMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -339,6 +341,8 @@ PROCRASTINATE_WORKER_DEFAULTS = {
 
 # The largest request body the API reads (413 `payload_too_large` beyond); bodies nest at most 32 deep.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 256 * 1024)
+# Django's own cap on a body read into memory, never below the API's (the back office keeps Django's 2.5 MB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, API_MAX_BODY_BYTES)
 # "simulated" (no keys, no network) or "live" (Razorpay and Stripe; the six keys below are required:
 # `manage.py check`, and with it migrate and the servers, refuse to start without any one of them).
 PAYMENTS_MODE = os.environ.get("PAYMENTS_MODE", "simulated")

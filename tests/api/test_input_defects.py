@@ -4,6 +4,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from rest_framework.test import APIClient
 
 from tests.invariants import assert_ledger_invariants, money_snapshot
 from tests.tmr.helpers import charge, signed_in
@@ -234,6 +235,25 @@ def test_a_body_over_the_limit_is_413_with_the_envelope(webuddy_client, settings
     body = json.dumps({"phoneNumber": next(PHONES), "name": "x" * 2000})
 
     refused(webuddy_client.post("/v1/users", data=body, content_type="application/json", **headers), 413, "payload_too_large")
+
+
+@pytest.mark.parametrize("size", [300_000, 2_700_000, 12_000_000])  # under, over and far over Django's 2.5 MB
+@pytest.mark.parametrize(("path", "caller"), [
+    ("/v1/users", "webuddy"), ("/v1/wallet/recharge", "webuddy"), ("/v1/webhooks/razorpay", "nobody"),
+    ("/api/v1/wallet/charge", "user"), ("/api/v1/auth/register", "nobody"), ("/api/v1/wallet/escrow/freeze", "tmr"),
+])
+@pytest.mark.parametrize("idempotency_key", [None, "huge-1"])
+def test_every_body_over_the_limit_is_413_whatever_its_size(webuddy_client, tmr_key_client, path, caller, size,
+                                                             idempotency_key):
+    clients = {"webuddy": webuddy_client, "tmr": tmr_key_client, "user": signed_in()[0], "nobody": APIClient()}
+    headers = {"HTTP_IDEMPOTENCY_KEY": idempotency_key} if idempotency_key else {}
+    before = money_snapshot()
+
+    response = clients[caller].post(path, data='{"name": "' + "x" * size + '"}', content_type="application/json",
+                                    **headers)
+
+    refused(response, 413, "payload_too_large")
+    assert money_snapshot() == before
 
 
 def test_an_idempotency_key_with_control_characters_is_400(webuddy_client):

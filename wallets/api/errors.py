@@ -6,7 +6,9 @@ Validation errors are 400 in the WeBuddy dialect (`/v1`) and 422 in the TMR dial
 import logging
 import math
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
@@ -117,6 +119,8 @@ def _exception_response(exc, context):
         return Response(error_body(ErrorCode.UNSUPPORTED_MEDIA_TYPE, str(exc.detail)), status=415)
     if isinstance(exc, PayloadTooLarge):
         return Response(error_body(ErrorCode.PAYLOAD_TOO_LARGE, str(exc.detail)), status=413)
+    if isinstance(exc, RequestDataTooBig):  # Django's own limit, should a body get past the middleware's
+        return Response(error_body(ErrorCode.PAYLOAD_TOO_LARGE, "The request body is too large."), status=413)
     if isinstance(exc, exceptions.Throttled):
         if exc.wait is not None:
             headers["Retry-After"] = str(math.ceil(exc.wait))
@@ -124,6 +128,12 @@ def _exception_response(exc, context):
     if isinstance(exc, exceptions.APIException):
         return Response(error_body(str(exc.default_code), str(exc.detail)), status=exc.status_code)
     return None  # unexpected: Django's handler500 answers with the envelope and logs it
+
+
+def payload_too_large() -> JsonResponse:
+    limit = settings.API_MAX_BODY_BYTES
+    return JsonResponse(error_body(ErrorCode.PAYLOAD_TOO_LARGE, f"The request body is larger than {limit} bytes."),
+                        status=413)
 
 
 def bad_request_view(request, exception=None):
