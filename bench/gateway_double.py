@@ -8,6 +8,7 @@ the payer and the bank through its control paths, which send the service the sig
 providers would:
 
     POST /_double/razorpay/pay          {"order_id"[, "status"]}       -> {"payment_id", "signature"}
+                                        (status "authorized": the service captures it)
     POST /_double/razorpay/payout       {"payout_id", "status"}        processed | failed | reversed
     POST /_double/stripe/pay            {"payment_intent"}
     POST /_double/stripe/reverse        {"transfer", "amount"}         minor units, in all so far
@@ -167,8 +168,13 @@ class Double:
                      "receipt": data.get("receipt"), "notes": data.get("notes", {}), "status": "created"}
             self.orders[order["id"]] = order
             return 200, order
+        if method == "GET" and path == "/v1/orders":
+            receipt = query.get("receipt")
+            return 200, {"entity": "collection", "items": [o for o in list(self.orders.values()) if o.get("receipt") == receipt]}
         if method == "GET" and len(parts) == 4 and parts[1] == "orders" and parts[3] == "payments":
-            return 200, {"entity": "collection", "items": [p for p in list(self.payments.values()) if p["order_id"] == parts[2]]}
+            # Newest first, as Razorpay lists them.
+            mine = [p for p in list(self.payments.values()) if p["order_id"] == parts[2]]
+            return 200, {"entity": "collection", "items": mine[::-1]}
         if method == "GET" and len(parts) == 3 and parts[1] == "payments":
             found = self.payments.get(parts[2])
             return (200, found) if found else (400, {"error": {"code": "BAD_REQUEST_ERROR", "description": "no such payment"}})
@@ -212,14 +218,28 @@ class Double:
                 intent_id = self.new_id("pi")
                 intent = {"id": intent_id, "object": "payment_intent", "amount": int(data["amount"]),
                           "amount_received": 0, "currency": data["currency"], "metadata": data.get("metadata", {}),
-                          "status": "requires_payment_method", "client_secret": f"{intent_id}_secret_dbl"}
+                          "status": "requires_payment_method", "client_secret": f"{intent_id}_secret_dbl",
+                          "created": int(time.time())}
                 self.intents[intent_id] = intent
                 return intent
 
             return 200, self.idempotent("intent", key, make)
+        if method == "GET" and path == "/v1/payment_intents/search":
+            wanted = query.get("query", "")
+            return 200, {"object": "search_result", "has_more": False, "data": [
+                i for i in list(self.intents.values())
+                if f"metadata['rechargeId']:'{i.get('metadata', {}).get('rechargeId')}'" == wanted]}
         if method == "GET" and len(parts) == 3 and parts[1] == "payment_intents":
             found = self.intents.get(parts[2])
             return (200, found) if found else (404, {"error": {"type": "invalid_request_error", "message": "No such intent"}})
+        if method == "POST" and len(parts) == 4 and parts[1] == "payment_intents" and parts[3] == "cancel":
+            found = self.intents.get(parts[2])
+            if not found:
+                return 404, {"error": {"type": "invalid_request_error", "message": "No such intent"}}
+            if found["status"] == "succeeded":
+                return 400, {"error": {"type": "invalid_request_error", "message": "This PaymentIntent has succeeded"}}
+            found["status"] = "canceled"
+            return 200, found
         if method == "POST" and path == "/v1/transfers":
             self.bank_door()
 
@@ -251,7 +271,8 @@ class Double:
         if path == "/_double/razorpay/pay":
             order = self.orders[data["order_id"]]
             payment = {"id": self.new_id("pay"), "entity": "payment", "order_id": order["id"], "amount": order["amount"],
-                       "currency": order["currency"], "status": data.get("status", "captured")}
+                       "currency": order["currency"], "status": data.get("status", "captured"),
+                       "created_at": int(time.time())}
             self.payments[payment["id"]] = payment
             order["status"] = "paid" if payment["status"] == "captured" else order["status"]
             signature = hmac.new(self.secrets["razorpay_key_secret"].encode(), f"{order['id']}|{payment['id']}".encode(),

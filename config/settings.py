@@ -331,6 +331,8 @@ if not 0 <= MONTHLY_PAYOUT_DAY <= 28:
 # The periodic jobs: gateway sync looks at what is stuck this long; sessions open this long are cancelled.
 GATEWAY_SYNC_AFTER_MINUTES = env_int("GATEWAY_SYNC_AFTER_MINUTES", 15)
 SESSION_EXPIRE_HOURS = env_int("SESSION_EXPIRE_HOURS", 6)
+# A live recharge nobody paid this long is failed by the sync (a Stripe PaymentIntent cancelled first).
+RECHARGE_EXPIRE_HOURS = env_int("RECHARGE_EXPIRE_HOURS", 24)
 # Workers say they are alive this often; a job of one silent for JOBS_STALLED_SECONDS runs again elsewhere.
 JOBS_HEARTBEAT_SECONDS = env_int("JOBS_HEARTBEAT_SECONDS", 10)
 JOBS_STALLED_SECONDS = env_int("JOBS_STALLED_SECONDS", 30)

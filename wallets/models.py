@@ -483,6 +483,9 @@ class Recharge(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     provider_order_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
     provider_payment_id = models.CharField(max_length=100, null=True, blank=True)
+    # The one payment of the order we may capture (Razorpay), claimed before any capture call, so two
+    # payments of one order are never both captured; any other is left uncaptured, for finance.
+    capture_payment_id = models.CharField(max_length=100, null=True, blank=True)
     # What the payer's client needs to pay (live gateways: the order or PaymentIntent), and the
     # gateway's answer to our order as received, kept before it is applied.
     checkout = models.JSONField(default=dict, blank=True)

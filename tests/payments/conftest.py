@@ -2,7 +2,10 @@
 `responses` (nothing leaves the machine), and webhooks signed here with the providers' own schemes."""
 import hashlib
 import hmac
+import itertools
 import json
+import re
+import threading
 import time
 import uuid
 
@@ -92,3 +95,65 @@ def stripe_webhook(event: dict, *, secret=KEYS["STRIPE_WEBHOOK_SECRET"], at=None
 def stripe_event(event_type: str, obj: dict, event_id=None) -> dict:
     return {"id": event_id or f"evt_{uuid.uuid4().hex[:14]}", "object": "event", "type": event_type,
             "data": {"object": obj}, "created": int(time.time())}
+
+
+class RazorpayPayments:
+    """Razorpay's payments of our orders as its API answers for them, registered on `http`: a payment
+    fetched, the order's payments listed (newest first, as Razorpay lists them), a capture that
+    captures (400 once captured). Inside a capture call `before_capture(payment_id)` runs before the
+    payment is captured and `after_capture(payment_id)` after it, before the answer leaves: a test
+    holds the call at either point, or raises in `after_capture` to lose the answer."""
+
+    def __init__(self, http):
+        self.payments: dict[str, dict] = {}
+        self.captures: list[str] = []
+        self.before_capture = self.after_capture = lambda payment_id: None
+        self._lock = threading.Lock()
+        self._clock = itertools.count(1_700_000_000)
+        http.add_callback("GET", re.compile(rf"{RAZORPAY}/v1/payments/(\w+)$"), callback=self._fetch)
+        http.add_callback("POST", re.compile(rf"{RAZORPAY}/v1/payments/(\w+)/capture$"), callback=self._capture)
+        http.add_callback("GET", re.compile(rf"{RAZORPAY}/v1/orders/(\w+)/payments$"), callback=self._listed)
+
+    def pay(self, payment_id, *, order_id="order_N1", amount=50000, currency="INR", status="authorized") -> dict:
+        """The payer pays (authorized: waiting for our capture)."""
+        with self._lock:
+            self.payments[payment_id] = {"id": payment_id, "entity": "payment", "order_id": order_id, "amount": amount,
+                                         "currency": currency, "status": status, "created_at": next(self._clock)}
+        return dict(self.payments[payment_id])
+
+    def status(self, payment_id) -> str:
+        return self.payments[payment_id]["status"]
+
+    @staticmethod
+    def _id(request, index=-1):
+        return request.url.split("?")[0].rstrip("/").split("/")[index]
+
+    def _fetch(self, request):
+        found = self.payments.get(self._id(request))
+        if found is None:
+            return 400, {}, json.dumps({"error": {"code": "BAD_REQUEST_ERROR", "description": "no such payment"}})
+        return 200, {}, json.dumps(found)
+
+    def _capture(self, request):
+        payment_id = self._id(request, -2)
+        self.before_capture(payment_id)
+        with self._lock:
+            found = self.payments.get(payment_id)
+            if found is None or found["status"] != "authorized":
+                return 400, {}, json.dumps({"error": {"code": "BAD_REQUEST_ERROR",
+                                                      "description": "This payment has already been captured"}})
+            found["status"] = "captured"
+            self.captures.append(payment_id)
+            answer = dict(found)
+        self.after_capture(payment_id)
+        return 200, {}, json.dumps(answer)
+
+    def _listed(self, request):
+        order_id = self._id(request, -2)
+        mine = [dict(p) for p in list(self.payments.values()) if p["order_id"] == order_id]
+        return 200, {}, json.dumps({"entity": "collection", "count": len(mine), "items": mine[::-1]})
+
+
+@pytest.fixture
+def razorpay(http):
+    return RazorpayPayments(http)

@@ -7,8 +7,8 @@ import pytest
 from django.db import connections
 
 from tests.invariants import assert_ledger_invariants
-from tests.payments.conftest import RAZORPAY, razorpay_webhook
-from tests.payments.test_razorpay import captured_event, checkout_signature, payment, start_recharge, wallet
+from tests.payments.conftest import razorpay_webhook
+from tests.payments.test_razorpay import captured_event, checkout_signature, start_recharge, wallet
 from wallets.models import Entry, GatewayEvent, Recharge
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True), pytest.mark.races]
@@ -16,10 +16,10 @@ D = Decimal
 
 
 @pytest.mark.parametrize("rounds", range(3))
-def test_verify_and_webhook_racing_credit_once(live, http, client, rounds):
+def test_verify_and_webhook_racing_credit_once(live, http, client, razorpay, rounds):
     user, response = start_recharge(client, http)
     recharge_id = response.json()["id"]
-    http.get(f"{RAZORPAY}/v1/payments/pay_P1", json=payment(status="captured"))
+    razorpay.pay("pay_P1", status="captured")
     barrier = threading.Barrier(4)
     results = []
 

@@ -73,11 +73,10 @@ def test_a_recharge_creates_an_order_and_waits_for_the_payment(live, http, clien
     assert client.get(f"/v1/wallet/recharge/{body['id']}").json() == {**body, "wallet": wallet(client, user)}
 
 
-def test_verify_checks_the_signature_fetches_and_captures_then_credits_once(live, http, client):
+def test_verify_checks_the_signature_fetches_and_captures_then_credits_once(live, http, client, razorpay):
     user, response = start_recharge(client, http)
     recharge_id = response.json()["id"]
-    http.get(f"{RAZORPAY}/v1/payments/pay_P1", json=payment(status="authorized"))
-    http.post(f"{RAZORPAY}/v1/payments/pay_P1/capture", json=payment(status="captured"))
+    razorpay.pay("pay_P1")
     body = {"rechargeId": recharge_id, "razorpayOrderId": "order_N1", "razorpayPaymentId": "pay_P1",
             "razorpaySignature": checkout_signature("order_N1", "pay_P1")}
 
@@ -88,9 +87,10 @@ def test_verify_checks_the_signature_fetches_and_captures_then_credits_once(live
     assert (again.status_code, again.json()["status"]) == (200, "succeeded")
     capture = [c for c in http.calls if c.request.url.endswith("/capture")]
     assert len(capture) == 1 and sent_json(capture[0]) == {"amount": 50000, "currency": "INR"}
-    assert len(http.calls) == 3  # order, fetch, capture: the second verify asked nothing
+    assert len(http.calls) == 4  # order, fetch, the order's payments, capture: the second verify asked nothing
     assert wallet(client, user)["balance"] == 500
     assert system_account_balance(tenant="webuddy", code="gateway_clearing", currency="INR") == D(-500)
+    assert Recharge.objects.get().capture_payment_id == "pay_P1"
 
 
 @pytest.mark.parametrize("change", [
@@ -112,15 +112,16 @@ def test_verify_with_a_signature_that_does_not_match_the_stored_order_is_400(liv
 
 
 @pytest.mark.parametrize(("paid", "status", "code"), [
-    (payment(amount=40000), 400, "payment_mismatch"),
-    (payment(currency="USD"), 400, "payment_mismatch"),
-    (payment(order_id="order_OTHER"), 400, "payment_mismatch"),
-    (payment(status="failed"), 409, "payment_not_captured"),
-    (payment(status="created"), 409, "payment_not_captured"),
+    ({"amount": 40000}, 400, "payment_mismatch"),
+    ({"currency": "USD"}, 400, "payment_mismatch"),
+    ({"order_id": "order_OTHER"}, 400, "payment_mismatch"),
+    ({"status": "failed"}, 409, "payment_not_captured"),
+    ({"status": "created"}, 409, "payment_not_captured"),
 ])
-def test_verify_of_a_payment_that_is_not_ours_or_not_captured_changes_nothing(live, http, client, paid, status, code):
+def test_verify_of_a_payment_that_is_not_ours_or_not_captured_changes_nothing(live, http, client, razorpay, paid,
+                                                                               status, code):
     user, response = start_recharge(client, http)
-    http.get(f"{RAZORPAY}/v1/payments/pay_P1", json=paid)
+    razorpay.pay("pay_P1", **paid)
     body = {"rechargeId": response.json()["id"], "razorpayOrderId": "order_N1", "razorpayPaymentId": "pay_P1",
             "razorpaySignature": checkout_signature("order_N1", "pay_P1")}
 
@@ -128,6 +129,7 @@ def test_verify_of_a_payment_that_is_not_ours_or_not_captured_changes_nothing(li
 
     assert (refused.status_code, refused.json()["code"]) == (status, code)
     assert Recharge.objects.get().status == "pending" and wallet(client, user)["balance"] == 0
+    assert razorpay.captures == []
 
 
 def test_verify_of_another_tenants_or_an_unknown_recharge_is_404(live, http, client):
@@ -242,6 +244,7 @@ def test_sync_credits_a_paid_order_and_fails_one_never_made(live, http, client):
     Recharge.objects.update(created_at=timezone.now() - timedelta(hours=1))
     http.get(f"{RAZORPAY}/v1/orders/order_N1/payments", json={"items": [payment(status="authorized")]})
     http.post(f"{RAZORPAY}/v1/payments/pay_P1/capture", json=payment(status="captured"))
+    http.get(f"{RAZORPAY}/v1/orders", json={"entity": "collection", "count": 0, "items": []})  # no order for `lost`
 
     call_command("sync_gateway_status", "--older-than", "15m")
 

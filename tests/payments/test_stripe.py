@@ -106,17 +106,74 @@ def test_a_failed_payment_fails_the_recharge_and_a_short_payment_is_not_credited
     assert short.json()["status"] == "mismatch" and wallet(client, user)["balance"] == 0
 
 
-def test_an_intent_that_fails_to_be_made_is_502_and_sync_fails_it_later(live, http, client):
+def test_an_intent_whose_create_timed_out_is_learned_by_the_sync_with_the_same_key(live, http, client):
+    """Stripe made the PaymentIntent but its answer was lost: the sync asks again with our key and
+    Stripe gives back the intent it made; the client's retry then gets its checkout."""
+    user = create_user(client)
+    http.post(f"{STRIPE}/v1/payment_intents", body=requests.exceptions.ReadTimeout("slow"))
+    body = {"userId": user["id"], "amount": 500, "paymentMethod": "STRIPE"}
+
+    first = client.post("/v1/wallet/recharge", body, format="json", HTTP_IDEMPOTENCY_KEY="rc-1")
+
+    assert (first.status_code, first.json()["code"]) == (502, "gateway_unavailable")
+    Recharge.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    http.replace("POST", f"{STRIPE}/v1/payment_intents", json=intent(amount_received=0, status="requires_payment_method"))
+    http.get(f"{STRIPE}/v1/payment_intents/pi_1", json=intent(amount_received=0, status="requires_payment_method"))
+    call_command("sync_gateway_status")
+
+    recharge = Recharge.objects.get()
+    assert (recharge.status, recharge.provider_order_id) == ("pending", "pi_1")
+    creates = [c for c in http.calls if c.request.method == "POST"]
+    assert len(creates) == 2 and {c.request.headers["Idempotency-Key"] for c in creates} == {f"recharge-{recharge.id}"}
+    retried = client.post("/v1/wallet/recharge", body, format="json", HTTP_IDEMPOTENCY_KEY="rc-1")
+    assert (retried.status_code, retried.json()["checkout"]["paymentIntentId"]) == (201, "pi_1")
+    assert len([c for c in http.calls if c.request.method == "POST"]) == 2  # the retry asked nothing more
+    http.get(f"{STRIPE}/v1/payment_intents/pi_1", json=intent())  # the payer pays; its webhook is lost
+    call_command("sync_gateway_status")
+    assert Recharge.objects.get().status == "succeeded" and wallet(client, user)["balance"] == 500
+
+
+def test_an_unanswered_create_past_stripes_key_window_is_searched_for_and_failed_if_none(live, http, client):
     user = create_user(client)
     http.post(f"{STRIPE}/v1/payment_intents", body=requests.exceptions.ConnectionError("refused"))
+    client.post("/v1/wallet/recharge", {"userId": user["id"], "amount": 5, "paymentMethod": "STRIPE"}, format="json")
+    Recharge.objects.update(created_at=timezone.now() - timedelta(hours=30))
+    http.get(f"{STRIPE}/v1/payment_intents/search", json={"object": "search_result", "data": [], "has_more": False})
 
-    response = client.post("/v1/wallet/recharge", {"userId": user["id"], "amount": 5, "paymentMethod": "STRIPE"}, format="json")
-
-    assert (response.status_code, response.json()["code"]) == (502, "gateway_unavailable")
-    assert Recharge.objects.get().status == "pending"
-    Recharge.objects.update(created_at=timezone.now() - timedelta(hours=1))
     call_command("sync_gateway_status")
-    assert Recharge.objects.get().status == "failed"
+
+    recharge = Recharge.objects.get()
+    assert (recharge.status, recharge.provider_order_id) == ("failed", None)
+    (search,) = [c for c in http.calls if "search" in c.request.url]
+    assert f"metadata['rechargeId']:'{recharge.id}'" in requests.utils.unquote(search.request.url)
+    assert len([c for c in http.calls if c.request.method == "POST"]) == 1  # never a second create after 23 h
+
+
+def test_an_intent_nobody_paid_is_cancelled_and_failed_once_it_expires(live, http, client, settings):
+    user, response = start_recharge(client, http)
+    Recharge.objects.update(created_at=timezone.now() - timedelta(hours=settings.RECHARGE_EXPIRE_HOURS + 1))
+    http.get(f"{STRIPE}/v1/payment_intents/pi_1", json=intent(amount_received=0, status="requires_payment_method"))
+    http.post(f"{STRIPE}/v1/payment_intents/pi_1/cancel", json=intent(amount_received=0, status="canceled"))
+
+    call_command("sync_gateway_status")
+
+    assert Recharge.objects.get().status == "failed" and wallet(client, user)["balance"] == 0
+    (cancel,) = [c for c in http.calls if c.request.url.endswith("/cancel")]
+    assert cancel.request.headers["Idempotency-Key"] == f"recharge-{response.json()['id']}-cancel"
+
+
+def test_an_intent_paid_just_before_it_expires_is_credited_not_cancelled(live, http, client, settings):
+    user, _ = start_recharge(client, http)
+    Recharge.objects.update(created_at=timezone.now() - timedelta(hours=settings.RECHARGE_EXPIRE_HOURS + 1))
+    http.get(f"{STRIPE}/v1/payment_intents/pi_1", json=intent(amount_received=0, status="processing"))
+    http.post(f"{STRIPE}/v1/payment_intents/pi_1/cancel", status=400, json={"error": {
+        "type": "invalid_request_error", "message": "You cannot cancel this PaymentIntent because it has a status of succeeded."}})
+    http.get(f"{STRIPE}/v1/payment_intents/pi_1", json=intent())  # read again after the refusal: it succeeded
+
+    call_command("sync_gateway_status")
+
+    assert Recharge.objects.get().status == "succeeded" and wallet(client, user)["balance"] == 500
+    assert [c.request.method for c in http.calls][-3:] == ["GET", "POST", "GET"]
 
 
 def test_sync_credits_an_intent_that_succeeded(live, http, client):

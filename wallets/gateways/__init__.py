@@ -53,6 +53,7 @@ class GatewayPayment:
     amount: Decimal
     currency: str
     failure_reason: str = ""
+    created_at: int = 0  # when the payer made it, Unix seconds as the provider says (0: not said)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,13 @@ class PaymentGateway(Protocol):
     def create_payout(
         self, *, reference: str, amount: Decimal, currency: str, destination: PayoutDestination, idempotency_key: str
     ) -> GatewayPayout: ...
+
+    # Live gateways only: the order a create whose answer was lost made (asked again with the same key,
+    # or found by our reference), or None if the provider has none, so nobody can have paid it.
+    def recover_order(
+        self, *, reference: str, amount: Decimal, currency: str, idempotency_key: str, metadata: dict | None = None,
+        made_at=None,
+    ) -> GatewayOrder | None: ...
 
 
 def minor_units(amount: Decimal, currency: str) -> int:

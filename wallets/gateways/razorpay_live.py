@@ -73,6 +73,19 @@ def payment_of(entity: dict) -> GatewayPayment:
         amount=from_minor_units(entity.get("amount", 0), currency) if currency in ("INR", "USD") else Decimal(-1),
         currency=currency,
         failure_reason=str(entity.get("error_description") or "")[:255],
+        created_at=int(entity.get("created_at") or 0),
+    )
+
+
+def order_answer(order: dict) -> GatewayOrder:
+    """A Razorpay order as our answer: pending, with what Checkout needs to pay it."""
+    return GatewayOrder(
+        status="pending",
+        provider_order_id=order["id"],
+        client_data={
+            "keyId": settings.RAZORPAY_KEY_ID, "orderId": order["id"], "amount": order["amount"],
+            "currency": order["currency"],
+        },
     )
 
 
@@ -124,14 +137,14 @@ class RazorpayGateway:
         order = self._sdk(self.client.order.create, data={
             "amount": minor_units(amount, currency), "currency": currency, "receipt": reference, "notes": metadata or {},
         })
-        return GatewayOrder(
-            status="pending",
-            provider_order_id=order["id"],
-            client_data={
-                "keyId": settings.RAZORPAY_KEY_ID, "orderId": order["id"], "amount": minor_units(amount, currency),
-                "currency": currency,
-            },
-        )
+        return order_answer({**order, "amount": minor_units(amount, currency), "currency": currency})
+
+    def recover_order(self, *, reference, amount, currency, idempotency_key, metadata=None, made_at=None):
+        """The order a create whose answer was lost made, found by its receipt (our reference: orders
+        take no idempotency key); None if Razorpay has none, so nobody can have paid it."""
+        found = self._sdk(self.client.order.all, {"receipt": reference, "count": 10})
+        orders = [order for order in found.get("items") or [] if order.get("receipt") == reference]
+        return order_answer(orders[-1]) if orders else None
 
     def fetch_payment(self, payment_id: str) -> GatewayPayment:
         return payment_of(self._sdk(self.client.payment.fetch, payment_id))

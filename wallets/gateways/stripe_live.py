@@ -5,10 +5,12 @@ Every call goes to `STRIPE_API_BASE`, gives up after `GATEWAY_TIMEOUT_SECONDS` w
 of the SDK's own (a retry is ours, with the same `Idempotency-Key`), and is made with no database
 transaction open.
 """
+from datetime import timedelta
 from decimal import Decimal
 
 import stripe
 from django.conf import settings
+from django.utils import timezone
 
 from wallets.errors import DomainError
 from wallets.gateways import (
@@ -23,6 +25,8 @@ from wallets.gateways import (
 from wallets.metrics import gateway_call
 
 WEBHOOK_TOLERANCE_SECONDS = 300
+# Stripe keeps an idempotency key at least 24 hours; a create asked again later might make a second intent.
+STRIPE_KEY_KEPT = timedelta(hours=23)
 
 # PaymentIntent statuses: what each means for a recharge.
 INTENT_STATUSES = {"succeeded": "captured", "canceled": "failed", "requires_capture": "authorized"}
@@ -43,6 +47,7 @@ def intent_payment(intent: dict) -> GatewayPayment:
         amount=amount,
         currency=currency,
         failure_reason=str(error.get("message") or "")[:255],
+        created_at=int(intent.get("created") or 0),
     )
 
 
@@ -91,6 +96,27 @@ class StripeGateway:
             provider_order_id=intent.id,
             client_data={"paymentIntentId": intent.id, "clientSecret": intent.client_secret},
         )
+
+    def recover_order(self, *, reference, amount, currency, idempotency_key, metadata=None, made_at=None):
+        """The PaymentIntent a create whose answer was lost made: the create asked again with the same
+        `Idempotency-Key` (Stripe answers with the intent it made then, or makes it now), while Stripe
+        still keeps the key; after that, searched by our reference in its metadata (None if none)."""
+        if made_at is None or timezone.now() - made_at < STRIPE_KEY_KEPT:
+            return self.create_order(reference=reference, amount=amount, currency=currency,
+                                     idempotency_key=idempotency_key, metadata=metadata)
+        found = self._call(self.client.v1.payment_intents.search,
+                           params={"query": f"metadata['rechargeId']:'{reference}'", "limit": 1}).to_dict()
+        items = found.get("data") or []
+        if not items:
+            return None
+        return GatewayOrder(status="pending", provider_order_id=items[0]["id"],
+                            client_data={"paymentIntentId": items[0]["id"], "clientSecret": items[0].get("client_secret")})
+
+    def cancel_intent(self, intent_id: str, *, idempotency_key: str) -> GatewayPayment:
+        """Cancel a PaymentIntent nobody paid, so nobody can any more; GatewayRefused if it can no
+        longer be cancelled (it succeeded meanwhile: read it again)."""
+        return intent_payment(self._call(self.client.v1.payment_intents.cancel, intent_id,
+                                         options={"idempotency_key": idempotency_key}).to_dict())
 
     def retrieve_intent(self, intent_id: str) -> GatewayPayment:
         return intent_payment(self._call(self.client.v1.payment_intents.retrieve, intent_id).to_dict())

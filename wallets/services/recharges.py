@@ -3,6 +3,7 @@ import logging
 from dataclasses import asdict
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -18,6 +19,8 @@ from wallets.gateways import (
     live,
 )
 from wallets.models import Account, GatewayEvent, Recharge, Tenant
+
+Outcome = GatewayEvent.Outcome
 from wallets.money import parse_amount
 from wallets.recovery import ANSWERED, NO_RECOVERY, RECORDED, no_transaction_open
 from wallets.selectors import recharge_find, webuddy_wallet
@@ -55,11 +58,7 @@ def recharge_create(
     if recharge.gateway_answer is None:
         no_transaction_open()
         try:
-            order = gateway_for(recharge.payment_method).create_order(
-                reference=str(recharge.id), amount=recharge.amount, currency=recharge.currency,
-                idempotency_key=f"recharge-{recharge.id}",
-                metadata={"rechargeId": str(recharge.id), "userId": str(recharge.user_id)},
-            )
+            order = gateway_for(recharge.payment_method).create_order(**_order_request(recharge))
         except (GatewayUnavailable, GatewayRefused) as exc:
             # The recharge stays pending; a retry with the same Idempotency-Key asks again.
             logger.warning("recharge %s: creating the order failed: %s", recharge.id, exc)
@@ -67,12 +66,26 @@ def recharge_create(
                 ErrorCode.GATEWAY_UNAVAILABLE, "The payment provider could not be reached; retry with the same Idempotency-Key."
             ) from None
         with recovery.step(ANSWERED):
-            Recharge.objects.filter(pk=recharge.pk, gateway_answer__isnull=True).update(
-                gateway_answer=asdict(order), provider_order_id=order.provider_order_id, checkout=order.client_data,
-                updated_at=timezone.now(),
-            )
+            _answer_keep(recharge.pk, order)
     recharge = recharge_apply_order(recharge_id=recharge.id)
     return recharge, recharge.checkout
+
+
+def _order_request(recharge: Recharge) -> dict:
+    """What we ask the gateway for a recharge's order, the same every time (our key, our reference)."""
+    return {
+        "reference": str(recharge.id), "amount": recharge.amount, "currency": recharge.currency,
+        "idempotency_key": f"recharge-{recharge.id}",
+        "metadata": {"rechargeId": str(recharge.id), "userId": str(recharge.user_id)},
+    }
+
+
+def _answer_keep(recharge_id, order: GatewayOrder) -> None:
+    """The gateway's answer to our order, kept on the recharge before it is applied (the first one only)."""
+    Recharge.objects.filter(pk=recharge_id, gateway_answer__isnull=True).update(
+        gateway_answer=asdict(order), provider_order_id=order.provider_order_id, checkout=order.client_data,
+        updated_at=timezone.now(),
+    )
 
 
 def recharge_apply_order(*, recharge_id) -> Recharge:
@@ -163,9 +176,11 @@ def recharge_apply_payment(*, recharge: Recharge, payment: GatewayPayment) -> st
 
 def recharge_verify_razorpay(*, tenant: Tenant, recharge_id, order_id, payment_id, signature) -> Recharge:
     """Razorpay Checkout's handler said the payer paid: check its signature against the order we
-    stored, fetch the payment, capture it if only authorized, and credit the wallet when it is
-    captured for our order, amount and currency (all with no transaction open until the credit).
-    400 `invalid_signature`, 400 `payment_mismatch` and 409 `payment_not_captured` change nothing."""
+    stored, fetch the payment, and settle the order's payments with at most one capture
+    (`_razorpay_settle`); the wallet is credited when a payment for our order, amount and currency is
+    captured (all with no transaction open until the credit). 400 `invalid_signature` and 400
+    `payment_mismatch` change nothing; 409 `payment_not_captured` when this payment is not (yet)
+    captured, or another payment paid the recharge (this one is then left uncaptured, for finance)."""
     from wallets.gateways.razorpay_live import checkout_signature_valid
 
     recharge = recharge_find(tenant=tenant, recharge_id=recharge_id)
@@ -183,43 +198,98 @@ def recharge_verify_razorpay(*, tenant: Tenant, recharge_id, order_id, payment_i
         raise forged
     if not checkout_signature_valid(order_id=recharge.provider_order_id, payment_id=payment_id, signature=signature):
         raise forged
+    if recharge.status != Recharge.Status.SUCCEEDED:
+        no_transaction_open()
+        gateway = gateway_for(Recharge.Method.RAZORPAY)
+        mismatch = DomainError(ErrorCode.PAYMENT_MISMATCH, "The payment is not for this recharge's order, amount and currency.")
+        try:
+            payment = gateway.fetch_payment(payment_id)
+        except GatewayRefused as exc:
+            logger.warning("recharge %s: Razorpay refused to give payment %s: %s", recharge.id, payment_id, exc)
+            raise mismatch from None
+        except GatewayUnavailable as exc:
+            logger.warning("recharge %s: verifying payment %s failed: %s", recharge.id, payment_id, exc)
+            raise _unreachable() from None
+        if payment.provider_order_id != recharge.provider_order_id or not _payment_matches(recharge, payment):
+            raise mismatch
+        try:
+            _razorpay_settle(recharge, gateway, candidate=payment)
+        except (GatewayUnavailable, GatewayRefused) as exc:
+            logger.warning("recharge %s: settling payment %s failed: %s", recharge.id, payment_id, exc)
+            raise _unreachable() from None
+        recharge = Recharge.objects.select_related("account").get(pk=recharge.pk)
     if recharge.status == Recharge.Status.SUCCEEDED:
         if recharge.provider_payment_id == payment_id:
             return recharge
-        raise DomainError(ErrorCode.PAYMENT_NOT_CAPTURED, "This recharge was already paid by another payment.")
-    no_transaction_open()
-    gateway = gateway_for(Recharge.Method.RAZORPAY)
-    mismatch = DomainError(ErrorCode.PAYMENT_MISMATCH, "The payment is not for this recharge's order, amount and currency.")
-    try:
-        payment = gateway.fetch_payment(payment_id)
-        if payment.provider_order_id != recharge.provider_order_id or not _payment_matches(recharge, payment):
-            raise mismatch
-        if payment.status == "authorized":
+        raise DomainError(ErrorCode.PAYMENT_NOT_CAPTURED, "This recharge was paid by another payment; this one is not "
+                          "captured, and the provider returns it to the payer.")
+    raise DomainError(ErrorCode.PAYMENT_NOT_CAPTURED, "The payment is not captured yet; the recharge is credited when it is.")
+
+
+def _unreachable() -> DomainError:
+    return DomainError(ErrorCode.GATEWAY_UNAVAILABLE, "The payment provider could not be reached; try again.")
+
+
+def recharge_capture_claim(*, recharge_id, payment_id: str, replacing: str | None = None) -> str | None:
+    """Claim the recharge's one capture for `payment_id` before anything is captured: it goes to the
+    first payment that asks (or from `replacing`, a payment that failed, to this one), never to two,
+    and never on a recharge already paid. Returns the payment that holds the claim (None: nobody)."""
+    with transaction.atomic():
+        Recharge.objects.filter(pk=recharge_id, capture_payment_id=replacing).exclude(
+            status=Recharge.Status.SUCCEEDED
+        ).update(capture_payment_id=payment_id, updated_at=timezone.now())
+        return Recharge.objects.values_list("capture_payment_id", flat=True).get(pk=recharge_id)
+
+
+def _razorpay_settle(recharge: Recharge, gateway, *, candidate: GatewayPayment | None = None) -> str:
+    """The payments of the recharge's Razorpay order, settled with at most one capture:
+    1. a payment already captured is applied (credited once; a second one is a conflict for finance);
+    2. else the payment holding the recharge's claim is captured; the claim goes first to
+       `candidate` (the payment being verified) or to the oldest authorized payment that matches;
+    3. every other authorized payment is left uncaptured (Razorpay returns it to the payer) and
+       recorded for finance as a conflict.
+    Returns the outcome: `applied`, `ignored`, `mismatch`, `conflict`, or the recharge's status."""
+    payments = {p.provider_payment_id: p for p in gateway.order_payments(recharge.provider_order_id)}
+    if candidate is not None:
+        payments[candidate.provider_payment_id] = candidate  # as just fetched, even if the listing lags
+    oldest_first = sorted(payments.values(), key=lambda p: (p.created_at, p.provider_payment_id))
+    captured = [p for p in oldest_first if p.status == "captured"]
+    authorized = [p for p in oldest_first if p.status == "authorized" and _payment_matches(recharge, p)]
+    holder = Recharge.objects.values_list("capture_payment_id", flat=True).get(pk=recharge.pk)
+    if not captured and authorized:
+        wanted = candidate if candidate is not None and candidate in authorized else authorized[0]
+        held_by = payments.get(holder)
+        if holder is None or (held_by is not None and held_by.status == "failed"):
+            holder = recharge_capture_claim(recharge_id=recharge.pk, payment_id=wanted.provider_payment_id,
+                                            replacing=holder)
+        claimed = next((p for p in authorized if p.provider_payment_id == holder), None)
+        if claimed is not None:
             try:
-                payment = gateway.capture_payment(payment)
-            except GatewayRefused:  # captured meanwhile (the webhook, the sync): read it again
-                payment = gateway.fetch_payment(payment_id)
-    except GatewayRefused as exc:
-        logger.warning("recharge %s: Razorpay refused to give payment %s: %s", recharge.id, payment_id, exc)
-        raise mismatch from None
-    except GatewayUnavailable as exc:
-        logger.warning("recharge %s: verifying payment %s failed: %s", recharge.id, payment_id, exc)
-        raise DomainError(ErrorCode.GATEWAY_UNAVAILABLE, "The payment provider could not be reached; try again.") from None
-    if payment.status != "captured":
-        raise DomainError(ErrorCode.PAYMENT_NOT_CAPTURED, f"The payment is {payment.status or 'not captured'}, not captured.")
-    outcome = recharge_apply_payment(recharge=Recharge.objects.get(pk=recharge.pk), payment=payment)
-    if outcome == "mismatch":
-        raise mismatch
-    if outcome == "conflict":
-        raise DomainError(ErrorCode.PAYMENT_NOT_CAPTURED, "This recharge was already paid by another payment.")
-    return Recharge.objects.select_related("account").get(pk=recharge.pk)
+                captured = [gateway.capture_payment(claimed)]
+            except GatewayRefused:  # captured meanwhile (a retry, the sync): read it again
+                captured = [gateway.fetch_payment(claimed.provider_payment_id)]
+    outcome = recharge.status
+    for payment in captured:
+        if payment.status == "captured":
+            result = _settled(recharge, payment)
+            outcome = "applied" if "applied" in (result, outcome) else result
+    taken = {payment.provider_payment_id for payment in captured if payment.status == "captured"}
+    paid = Recharge.objects.filter(pk=recharge.pk, status=Recharge.Status.SUCCEEDED).exists()
+    for payment in authorized:
+        if payment.provider_payment_id not in taken and (paid or payment.provider_payment_id != holder):
+            _for_finance(recharge, payment, Outcome.CONFLICT, "uncaptured",
+                         "authorized, left uncaptured: the order is paid (or being paid) by another payment")
+    return outcome
 
 
 def recharges_sync(*, older_than) -> list[tuple[Recharge, str]]:
     """Recharges left pending longer than `older_than`, settled by asking their gateway (as a webhook
-    would have): paid -> credited, failed -> failed. One whose order never existed (the payer never got
-    a checkout) is failed. A recharge failed in the last week is asked too: a second attempt of the
-    payer may have paid it since (its webhook lost). Each on its own, with no transaction open."""
+    would have): paid -> credited, failed -> failed. One whose order was asked for but never answered
+    (a timeout, a crash) is asked again with the same key, or found by our reference; failed if the
+    provider has none (nobody can have paid it). One still unpaid after RECHARGE_EXPIRE_HOURS is failed
+    (a Stripe PaymentIntent cancelled first, so nobody pays it later). A recharge failed in the last
+    week is asked too: a second attempt of the payer may have paid it since (its webhook lost). Each
+    on its own, with no transaction open."""
     now = timezone.now()
     cutoff = now - older_than
     done = []
@@ -231,9 +301,13 @@ def recharges_sync(*, older_than) -> list[tuple[Recharge, str]]:
     for recharge in stale.select_related("account").iterator():
         outcome = recharge.status
         try:
+            if live() and recharge.gateway_answer is None:
+                outcome = _recover_order(recharge)
+                recharge = Recharge.objects.select_related("account").get(pk=recharge.pk)
             if not recharge.provider_order_id:
-                recharge_fail(recharge_id=recharge.id, reason="no order was made with the payment provider")
-                outcome = "failed"
+                if recharge.status == Recharge.Status.PENDING:
+                    recharge_fail(recharge_id=recharge.id, reason="no order was made with the payment provider")
+                    outcome = "failed"
             elif live():
                 outcome = _sync_one(recharge)
         except (GatewayUnavailable, GatewayRefused) as exc:
@@ -243,19 +317,38 @@ def recharges_sync(*, older_than) -> list[tuple[Recharge, str]]:
     return done
 
 
+def _recover_order(recharge: Recharge) -> str:
+    """A recharge whose order was asked for but never answered: the provider asked again (`recover_order`),
+    its answer kept and applied as the recharge's own request would have."""
+    no_transaction_open()
+    order = gateway_for(recharge.payment_method).recover_order(**_order_request(recharge), made_at=recharge.created_at)
+    if order is None:
+        return recharge.status
+    with transaction.atomic():
+        _answer_keep(recharge.pk, order)
+    return recharge_apply_order(recharge_id=recharge.pk).status
+
+
 def _sync_one(recharge: Recharge) -> str:
     gateway = gateway_for(recharge.payment_method)
+    expired = (
+        recharge.status == Recharge.Status.PENDING
+        and recharge.created_at < timezone.now() - timedelta(hours=settings.RECHARGE_EXPIRE_HOURS)
+    )
     if recharge.payment_method == Recharge.Method.RAZORPAY:
-        payments = gateway.order_payments(recharge.provider_order_id)
-        outcome = recharge.status
-        for payment in payments:
-            if payment.status == "authorized" and _payment_matches(recharge, payment) and outcome != "applied":
-                payment = gateway.capture_payment(payment)
-            if payment.status == "captured":
-                result = _settled(recharge, payment)
-                outcome = "applied" if result == "applied" or outcome == "applied" else result
+        outcome = _razorpay_settle(recharge, gateway)
+        if expired and Recharge.objects.filter(pk=recharge.pk, status=Recharge.Status.PENDING).exists():
+            # An order cannot be closed: money that still arrives for it is credited (its webhook, or
+            # this sync, which asks about failed recharges for a week).
+            recharge_fail(recharge_id=recharge.id, reason=f"not paid within {settings.RECHARGE_EXPIRE_HOURS} hours")
+            return "expired"
         return outcome
     payment = gateway.retrieve_intent(recharge.provider_order_id)
+    if expired and payment.status not in ("captured", "failed"):
+        try:
+            payment = gateway.cancel_intent(recharge.provider_order_id, idempotency_key=f"recharge-{recharge.id}-cancel")
+        except GatewayRefused:  # it can no longer be cancelled (paid meanwhile): read it again
+            payment = gateway.retrieve_intent(recharge.provider_order_id)
     if payment.status in ("captured", "failed"):
         return _settled(recharge, payment)
     return recharge.status
@@ -265,10 +358,15 @@ def _settled(recharge: Recharge, payment: GatewayPayment) -> str:
     """A payment the sync found, applied; one finance must look at is recorded like a webhook event."""
     outcome = recharge_apply_payment(recharge=Recharge.objects.get(pk=recharge.pk), payment=payment)
     if outcome in ("mismatch", "conflict"):
-        GatewayEvent.objects.get_or_create(
-            provider=recharge.payment_method.lower(), event_id=f"sync:{payment.provider_payment_id}",
-            defaults={"event_type": "sync.payment", "outcome": outcome, "object_type": "recharge",
-                      "object_id": str(recharge.id),
-                      "detail": f"{payment.provider_payment_id}: {payment.amount} {payment.currency} {payment.status}"},
-        )
+        _for_finance(recharge, payment, outcome, "sync", f"{payment.amount} {payment.currency} {payment.status}")
     return outcome
+
+
+def _for_finance(recharge: Recharge, payment: GatewayPayment, outcome: str, how: str, detail: str) -> None:
+    """A payment finance must look at (a second payment, another amount), recorded once beside the
+    providers' webhook events, in their queue."""
+    GatewayEvent.objects.get_or_create(
+        provider=recharge.payment_method.lower(), event_id=f"{how}:{payment.provider_payment_id}"[:128],
+        defaults={"event_type": f"{how}.payment", "outcome": outcome, "object_type": "recharge",
+                  "object_id": str(recharge.id), "detail": f"{payment.provider_payment_id}: {detail}"[:255]},
+    )
