@@ -461,14 +461,14 @@ def monthly_pay_expert(*, tenant: Tenant, expert_id, month: str, threshold=None,
             elif monthly_payout_exists(expert_id=expert_id, month=month):
                 row["result"] = "already_paid"
             else:
-                row["result"] = "would_pay" if quote.payable else "below_threshold"
+                row["result"] = "would_pay" if quote.payable else _not_paid(quote)
         elif unfinished is not None:
             resumed = payout_execute(payout_id=unfinished.id)
             row.update(amount=resumed.amount, result=resumed.status, payout=str(resumed.id))
         else:
             result = payout_request_monthly(tenant=tenant, expert_id=expert_id, month=month, threshold=threshold)
             if isinstance(result, MonthlyQuote):
-                row.update(amount=result.amount, result="below_threshold")
+                row.update(amount=result.amount, result=_not_paid(result))
             else:
                 row.update(amount=result.amount, result=result.status, payout=str(result.id))
     except DomainError as exc:
@@ -485,6 +485,11 @@ def monthly_pay_expert(*, tenant: Tenant, expert_id, month: str, threshold=None,
                                             status=Payout.Status.PENDING).first()
             row["payout"] = None if started is None else str(started.id)
     return row
+
+
+def _not_paid(quote: MonthlyQuote) -> str:
+    """Why a run pays an expert nothing: they had nothing (left) at the month's end, or too little."""
+    return "nothing_to_pay" if quote.amount <= 0 else "below_threshold"
 
 
 def payouts_sync(*, older_than) -> list[tuple[Payout, str]]:

@@ -80,7 +80,14 @@ def _lists_may_lag(patterns) -> None:
 
 class BackOfficeSite(admin.AdminSite):
     login_form = StaffLoginForm
-    login_template = "otp/admin111/login.html"
+    login_template = "admin/backoffice/login.html"
+
+    def login(self, request, extra_context=None):
+        """The sign-in page says when its code field is needed: with a device, and (in production)
+        for everyone who can move money; the quick start's logins have no device."""
+        context = {"second_factor_required": settings.ADMIN_OTP_REQUIRED, "quick_start": settings.DEBUG,
+                   **(extra_context or {})}
+        return super().login(request, extra_context=context)
 
     def get_urls(self):
         urls = super().get_urls()

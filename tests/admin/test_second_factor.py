@@ -139,3 +139,17 @@ def test_a_sign_in_with_a_field_missing_is_the_form_again_not_an_error():
     for form in ({"username": user.username}, {"password": PASSWORD}, {}):
         response = Client().post("/admin/login/?next=/admin/", form)
         assert response.status_code == 200 and "This field is required" in response.content.decode()
+
+
+@pytest.mark.parametrize(("debug", "required", "says"), [
+    (False, True, ["Only for staff with a second-factor device", "Everyone who can move money must have one"]),
+    (True, False, ["Only for staff with a second-factor device", "The quick start's logins have none"]),
+])
+def test_the_sign_in_page_says_when_the_code_is_needed(settings, debug, required, says):
+    settings.DEBUG, settings.ADMIN_OTP_REQUIRED = debug, required
+
+    page = Client().get("/admin/login/").content.decode()
+
+    assert "Code from your authenticator app" in page and "OTP Token" not in page
+    assert all(sentence in page for sentence in says)
+    assert ("quick start" in page) == debug and ("must have one" in page) == required

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,26 @@ def _up(base: str) -> bool:
     except requests.RequestException:
         return False
 
+
+
+def test_the_webhook_receiver_command_prints_each_delivery_and_checks_its_signature():
+    from wallets.events import signature
+
+    port, secret = _free_port(), "whsec_quick_start"
+    receiver = subprocess.Popen([sys.executable, "manage.py", "webhook_receiver", "--port", str(port), "--secret", secret,
+                                 "--once"], cwd=ROOT, env={**os.environ, "LOG_LEVEL": "WARNING"},
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert "Receiving deliveries on" in receiver.stdout.readline()
+        body = b'{"id": "e1", "type": "recharge.succeeded", "createdAt": "2026-01-01T00:00:00Z", "data": {}}'
+        now = int(time.time())
+        forged = requests.post(f"http://127.0.0.1:{port}/hooks", data=body, timeout=5, headers={
+            "Wallet-Signature": signature("whsec_other", now, body), "Wallet-Event-Id": "e0"})
+        good = requests.post(f"http://127.0.0.1:{port}/hooks", data=body, timeout=5, headers={
+            "Wallet-Signature": signature(secret, now, body), "Wallet-Event-Id": "e1"})
+        out, _ = receiver.communicate(timeout=30)
+    finally:
+        receiver.kill()
+
+    assert (forged.status_code, good.status_code, receiver.returncode) == (400, 204, 0)
+    assert out.splitlines() == ["recharge.succeeded e0 BAD SIGNATURE", "recharge.succeeded e1 signature verified"]

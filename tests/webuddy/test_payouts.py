@@ -253,3 +253,27 @@ def test_run_monthly_payouts_refuses_a_month_that_has_not_ended(months_from_now)
 
     with pytest.raises(CommandError, match="has not ended"):
         call_command("run_monthly_payouts", "--month", month(months_from_now))
+
+
+def test_the_quick_starts_demo_expert_is_paid_by_the_monthly_run_of_last_month(settings, capsys):
+    from django.core.management import call_command
+
+    settings.DEBUG = True
+    call_command("bootstrap_dev", "--demo")
+    call_command("bootstrap_dev", "--demo")  # a second run of the walk-through: another expert
+    said = capsys.readouterr().out
+
+    assert said.count("earned 1200.00 INR in " + month(-1)) == 2
+    call_command("run_monthly_payouts", "--month", month(-1))
+    assert "paid 2400.00 INR in total" in capsys.readouterr().out
+    assert Payout.objects.filter(kind="monthly", month=month(-1), amount=1200, status="paid").count() == 2
+    call_command("run_monthly_payouts", "--month", month(-1))
+    assert "already_paid: 2" in capsys.readouterr().out
+
+
+def test_an_expert_with_nothing_at_the_months_end_is_nothing_to_pay_not_below_threshold(webuddy_client, capsys):
+    expert_with_bank(webuddy_client, 100)  # earned this month only
+
+    call_command("run_monthly_payouts", "--month", month(-1), "--dry-run")
+
+    assert "nothing_to_pay: 1" in capsys.readouterr().out
