@@ -49,6 +49,17 @@ def deliveries_due(timestamp: int | None = None) -> int:
     return requeue()
 
 
+# A gateway the job could not reach: tried again 4, 8, 16, ... seconds later; the sync catches the rest.
+@app.task(name="wallets.recharge_capture", queue="gateways",
+          retry=RetryStrategy(max_attempts=6, exponential_wait=2))
+def recharge_capture(recharge_id: str) -> str:
+    """A Razorpay payment was authorized (its webhook): the recharge's payments settled with the
+    provider, at most one captured (wallets.services.recharges.recharge_capture)."""
+    from wallets.services.recharges import recharge_capture as capture
+
+    return capture(recharge_id=recharge_id)
+
+
 @app.periodic(cron="7 * * * *")
 @app.task(name="wallets.purge_idempotency_keys", queue="maintenance")
 def purge_idempotency_keys(timestamp: int | None = None) -> int:

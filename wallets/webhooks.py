@@ -118,6 +118,26 @@ def _razorpay_payment(event: dict) -> Handled:
     return _apply_to_recharge(Recharge.Method.RAZORPAY, payment)
 
 
+@webhook_handler(Provider.RAZORPAY, "payment.authorized")
+def _razorpay_authorized(event: dict) -> Handled:
+    """A payment waits for our capture (orders are made with manual capture): the capture is queued
+    as a job (no outside call inside this transaction), which captures at most one per order."""
+    from wallets import jobs
+    from wallets.tasks import recharge_capture
+
+    entity = ((event.get("payload") or {}).get("payment") or {}).get("entity")
+    if not entity or "id" not in entity:
+        return Handled(Outcome.UNKNOWN, detail="no payment in the event")
+    payment = payment_of(entity)
+    recharge = Recharge.objects.filter(
+        payment_method=Recharge.Method.RAZORPAY, provider_order_id=payment.provider_order_id
+    ).first() if payment.provider_order_id else None
+    if recharge is None:
+        return Handled(Outcome.UNKNOWN, detail=f"no recharge for order {payment.provider_order_id}")
+    jobs.defer(recharge_capture, recharge_id=str(recharge.id), queueing_lock=f"recharge-capture-{recharge.id}")
+    return Handled(Outcome.APPLIED, "recharge", str(recharge.id), f"{payment.provider_payment_id}: capture queued")
+
+
 @webhook_handler(Provider.STRIPE, "payment_intent.succeeded", "payment_intent.payment_failed")
 def _stripe_intent(event: dict) -> Handled:
     intent = ((event.get("data") or {}).get("object")) or {}

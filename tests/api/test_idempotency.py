@@ -222,7 +222,7 @@ def test_many_concurrent_retries_move_money_once():
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_the_migration_gives_each_tenant_the_oldest_record_of_each_key():
+def test_the_migration_gives_each_tenant_the_newest_record_of_each_key():
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
@@ -236,11 +236,13 @@ def test_the_migration_gives_each_tenant_the_oldest_record_of_each_key():
             client=client, key=key, request_hash="h", method="POST", path="/v1/users", response_status=status,
             response_body="{}", created_at=now, expires_at=now + timedelta(hours=24))
 
-    oldest = record(f"key:{one.pk}", "K", 201)
-    younger = record(f"key:{two.pk}", "K", 200)
+    older = record(f"key:{one.pk}", "K", 201)
+    newest = record(f"key:{two.pk}", "K", 200)
     only = record(f"key:{two.pk}", "L", 201)
     other_tenant = record(f"key:{orders.pk}", "K", 201)
     user = record("user:5f0c6a8e-0000-0000-0000-000000000000", "K", 201)
+    kept = record("tenant:tmr", "M", 201)  # the tenant's own record of M (written by the new code already)
+    shadowed = record(f"key:{orders.pk}", "M", 201)
     executor = MigrationExecutor(connection)
     latest = executor.loader.graph.leaf_nodes()
     executor.migrate([("wallets", "0026_statement_page_function")])
@@ -248,5 +250,23 @@ def test_the_migration_gives_each_tenant_the_oldest_record_of_each_key():
     executor.migrate(latest)
 
     clients = dict(IdempotencyRecord.objects.values_list("pk", "client"))
-    assert clients == {oldest.pk: "tenant:webuddy", younger.pk: f"key:{two.pk}", only.pk: "tenant:webuddy",
-                       other_tenant.pk: "tenant:tmr", user.pk: user.client}
+    assert clients == {older.pk: f"key:{one.pk}", newest.pk: "tenant:webuddy", only.pk: "tenant:webuddy",
+                       other_tenant.pk: "tenant:tmr", user.pk: user.client, kept.pk: "tenant:tmr",
+                       shadowed.pk: f"key:{orders.pk}"}
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.api.urls")
+def test_a_record_an_old_process_wrote_under_its_keys_name_is_still_replayed():
+    """During a deploy, processes of the old code keep writing records under the API key's name."""
+    wallet = make_wallet()
+    key, raw = make_api_key("webuddy", "partner")
+    client = client_with_key(raw)
+    first = post(client, wallet, "5", key="deploy-1")
+    IdempotencyRecord.objects.filter(key="deploy-1").update(client=f"key:{key.pk}")
+
+    again = post(client_with_key(raw), wallet, "5", key="deploy-1")
+
+    assert (again.status_code, again["Idempotent-Replayed"], again.content) == (201, "true", first.content)
+    wallet.refresh_from_db()
+    assert wallet.balance == D("5")

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.db import connections
 from django.utils import timezone
 
+from tests.payments.conftest import RAZORPAY
 from tests.payments.test_razorpay import checkout_signature, start_recharge, wallet
 from wallets.models import Entry, GatewayEvent, Recharge
 
@@ -66,7 +67,7 @@ def test_verify_of_a_second_payment_when_the_first_was_captured_credits_the_firs
     second = verify(client, recharge_id, "pay_P2")
 
     assert (second.status_code, second.json()["code"]) == (409, "payment_not_captured")
-    assert "another payment" in second.json()["message"]
+    assert "Another payment" in second.json()["message"]
     assert razorpay.captures == ["pay_P1"] and razorpay.status("pay_P2") == "authorized"
     assert Recharge.objects.get().provider_payment_id == "pay_P1" and wallet(client, user)["balance"] == 500
     assert left_for_finance("pay_P2")
@@ -88,16 +89,135 @@ def test_the_sync_captures_only_the_oldest_of_two_authorized_payments(live, http
     assert GatewayEvent.objects.filter(outcome="conflict").count() == 1
 
 
-def test_a_claim_held_by_a_payment_that_failed_passes_to_the_next(live, http, client, razorpay):
+def test_a_claim_is_never_moved_to_another_payment(live, http, client, razorpay):
+    """Even when a listing shows the claimed payment failed (a stale answer: Razorpay may still
+    authorize it late, and another settler may be capturing it), no other payment is captured."""
     user, response = start_recharge(client, http)
     razorpay.pay("pay_P1", status="failed")
     Recharge.objects.update(capture_payment_id="pay_P1", created_at=timezone.now() - timedelta(hours=1))
     razorpay.pay("pay_P2")
 
     call_command("sync_gateway_status")
+    refused = verify(client, response.json()["id"], "pay_P2")
 
-    assert Recharge.objects.get().provider_payment_id == "pay_P2" and razorpay.captures == ["pay_P2"]
-    assert wallet(client, user)["balance"] == 500
+    assert razorpay.captures == [] and Recharge.objects.get().capture_payment_id == "pay_P1"
+    assert (refused.status_code, refused.json()["code"]) == (409, "payment_not_captured")
+    assert "Another payment" in refused.json()["message"]
+    assert wallet(client, user)["balance"] == 0 and left_for_finance("pay_P2")
+
+
+def test_a_second_captured_payment_applied_from_a_stale_read_is_a_conflict_not_applied(live, http, client):
+    """Two `payment.captured` webhooks (or a webhook and the sync) read the recharge pending at once:
+    the second to reach the row lock finds it paid by the other payment."""
+    from decimal import Decimal
+
+    from wallets.gateways import GatewayPayment
+    from wallets.services.recharges import recharge_apply_payment
+
+    user, _ = start_recharge(client, http)
+    stale = Recharge.objects.get()
+
+    def captured(payment_id):
+        return GatewayPayment(provider_payment_id=payment_id, provider_order_id="order_N1", status="captured",
+                              amount=Decimal(500), currency="INR")
+
+    first = recharge_apply_payment(recharge=stale, payment=captured("pay_P1"))
+    second = recharge_apply_payment(recharge=stale, payment=captured("pay_P2"))
+
+    assert (first, second) == ("applied", "conflict")
+    assert Recharge.objects.get().provider_payment_id == "pay_P1" and wallet(client, user)["balance"] == 500
+
+
+def test_an_authorized_payment_webhook_queues_a_capture_that_captures_it_once(live, http, client, razorpay):
+    from tests.payments.conftest import razorpay_webhook
+    from wallets.services.recharges import recharge_capture
+
+    user, response = start_recharge(client, http)
+    recharge_id = response.json()["id"]
+    event = {"entity": "event", "event": "payment.authorized", "contains": ["payment"],
+             "payload": {"payment": {"entity": razorpay.pay("pay_P1")}}}
+
+    answer = razorpay_webhook(client, event)
+    assert (answer.status_code, answer.json()["status"]) == (200, "applied")
+    assert wallet(client, user)["balance"] == 0  # the capture is a job's: no outside call inside the webhook
+    for _ in range(2):  # the job, and the job again (a worker that died after the call)
+        recharge_capture(recharge_id=recharge_id)
+
+    assert razorpay.captures == ["pay_P1"] and wallet(client, user)["balance"] == 500
+
+
+def test_the_order_asks_razorpay_to_leave_the_capture_to_us(live, http, client):
+    from tests.payments.conftest import sent_json
+
+    start_recharge(client, http)
+
+    (create,) = http.calls
+    assert sent_json(create)["payment"] == {"capture": "manual"}
+
+
+@pytest.mark.postgres_only
+@pytest.mark.races
+@pytest.mark.django_db(transaction=True)
+def test_many_payments_claiming_at_once_leave_one_holder(live, http, client):
+    from wallets.services.recharges import recharge_capture_claim
+
+    start_recharge(client, http)
+    recharge_id = Recharge.objects.get().pk
+    barrier, holders = threading.Barrier(8), []
+
+    def claim(n):
+        try:
+            barrier.wait(timeout=30)
+            holders.append(recharge_capture_claim(recharge_id=recharge_id, payment_id=f"pay_{n}"))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert len(holders) == 8 and len(set(holders)) == 1
+    assert Recharge.objects.get().capture_payment_id == holders[0]
+
+
+def test_a_razorpay_order_whose_answer_was_lost_is_found_by_its_receipt(live, http, client, razorpay):
+    from tests.payments.test_razorpay import create_user
+
+    user = create_user(client)
+    http.post(f"{RAZORPAY}/v1/orders", body=requests.exceptions.ReadTimeout("slow"))
+    client.post("/v1/wallet/recharge", {"userId": user["id"], "amount": 500, "paymentMethod": "RAZORPAY"}, format="json")
+    recharge = Recharge.objects.get()
+    Recharge.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    http.get(f"{RAZORPAY}/v1/orders", json={"entity": "collection", "count": 2, "items": [
+        {"id": "order_other", "entity": "order", "amount": 50000, "currency": "INR", "receipt": "someone-else"},
+        {"id": "order_N1", "entity": "order", "amount": 50000, "currency": "INR", "receipt": str(recharge.id)}]})
+    razorpay.pay("pay_P1")  # impossible without the order id, but the sync must capture whatever is there
+
+    call_command("sync_gateway_status")
+
+    recharge.refresh_from_db()
+    assert (recharge.provider_order_id, recharge.status) == ("order_N1", "succeeded")
+    assert recharge.checkout["orderId"] == "order_N1" and razorpay.captures == ["pay_P1"]
+    (lookup,) = [c for c in http.calls if c.request.method == "GET" and "/v1/orders?" in c.request.url]
+    assert f"receipt={recharge.id}" in lookup.request.url
+
+
+def test_an_unpaid_razorpay_recharge_expires_and_money_arriving_later_is_still_credited(live, http, client, razorpay,
+                                                                                      settings):
+    from tests.payments.conftest import razorpay_webhook
+    from tests.payments.test_razorpay import captured_event
+
+    user, _ = start_recharge(client, http)
+    Recharge.objects.update(created_at=timezone.now() - timedelta(hours=settings.RECHARGE_EXPIRE_HOURS + 1))
+
+    call_command("sync_gateway_status")
+    assert (Recharge.objects.get().status, Recharge.objects.get().failure_reason) == (
+        "failed", f"not paid within {settings.RECHARGE_EXPIRE_HOURS} hours")
+
+    razorpay_webhook(client, captured_event())
+    assert Recharge.objects.get().status == "succeeded" and wallet(client, user)["balance"] == 500
 
 
 def test_a_payment_captured_by_razorpay_itself_while_another_holds_the_claim_is_credited_and_the_claim_not_captured(

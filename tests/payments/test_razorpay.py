@@ -69,7 +69,8 @@ def test_a_recharge_creates_an_order_and_waits_for_the_payment(live, http, clien
     (call,) = http.calls
     assert call.request.url == f"{RAZORPAY}/v1/orders" and call.request.headers["Authorization"] == AUTH
     assert sent_json(call) == {"amount": 50000, "currency": "INR", "receipt": body["id"],
-                               "notes": {"rechargeId": body["id"], "userId": user["id"]}}
+                               "notes": {"rechargeId": body["id"], "userId": user["id"]},
+                               "payment": {"capture": "manual"}}
     assert client.get(f"/v1/wallet/recharge/{body['id']}").json() == {**body, "wallet": wallet(client, user)}
 
 

@@ -133,20 +133,19 @@ def test_an_intent_whose_create_timed_out_is_learned_by_the_sync_with_the_same_k
     assert Recharge.objects.get().status == "succeeded" and wallet(client, user)["balance"] == 500
 
 
-def test_an_unanswered_create_past_stripes_key_window_is_searched_for_and_failed_if_none(live, http, client):
+def test_an_unanswered_create_past_stripes_key_window_is_failed_without_a_second_create(live, http, client):
+    """Stripe may have forgotten the key after a day: asked again, it could make a second intent.
+    The first one's client secret never reached the payer, so nobody can have paid it."""
     user = create_user(client)
     http.post(f"{STRIPE}/v1/payment_intents", body=requests.exceptions.ConnectionError("refused"))
     client.post("/v1/wallet/recharge", {"userId": user["id"], "amount": 5, "paymentMethod": "STRIPE"}, format="json")
     Recharge.objects.update(created_at=timezone.now() - timedelta(hours=30))
-    http.get(f"{STRIPE}/v1/payment_intents/search", json={"object": "search_result", "data": [], "has_more": False})
 
     call_command("sync_gateway_status")
 
     recharge = Recharge.objects.get()
     assert (recharge.status, recharge.provider_order_id) == ("failed", None)
-    (search,) = [c for c in http.calls if "search" in c.request.url]
-    assert f"metadata['rechargeId']:'{recharge.id}'" in requests.utils.unquote(search.request.url)
-    assert len([c for c in http.calls if c.request.method == "POST"]) == 1  # never a second create after 23 h
+    assert len(http.calls) == 1  # only the first, lost, create
 
 
 def test_an_intent_nobody_paid_is_cancelled_and_failed_once_it_expires(live, http, client, settings):

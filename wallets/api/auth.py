@@ -84,6 +84,12 @@ def idempotency_client(request) -> str:
     return f"user:{user.pk}"
 
 
+def idempotency_client_before(request) -> str | None:
+    """The name an API key's records had before they were the tenant's (migration 0027), for the
+    records processes of the old code wrote while a deploy rolled out (gone with their 24 hours)."""
+    return request.user.pk if isinstance(request.user, ApiClient) else None
+
+
 class _ScopePermission(permissions.BasePermission):
     scope = ""
     message = "This credential may not use this API."

@@ -28,7 +28,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
-from wallets.api.auth import idempotency_client
+from wallets.api.auth import idempotency_client, idempotency_client_before
 from wallets.crypto import decrypt, encrypt
 from wallets.errors import DomainError, ErrorCode
 from wallets.models import IdempotencyRecord
@@ -125,8 +125,9 @@ def _replay(record: IdempotencyRecord) -> HttpResponse:
     return response
 
 
-def _claim(*, client: str, key: str, fingerprint: str, request) -> RecordRecovery | HttpResponse:
-    """Create or take over the key's record in a short transaction of its own; or the reason not to run."""
+def _claim(*, client: str, key: str, fingerprint: str, request, before: str | None = None) -> RecordRecovery | HttpResponse:
+    """Create or take over the key's record in a short transaction of its own; or the reason not to run.
+    `before`: the client's earlier name, whose record of the key counts too while one may be left."""
     now = timezone.now()
     token = uuid.uuid4()
     fresh = {
@@ -136,7 +137,9 @@ def _claim(*, client: str, key: str, fingerprint: str, request) -> RecordRecover
         "expires_at": now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS),
     }
     with transaction.atomic():
-        record = IdempotencyRecord.objects.select_for_update().filter(client=client, key=key).first()
+        names = [client] if before is None else [client, before]
+        found = {r.client: r for r in IdempotencyRecord.objects.select_for_update().filter(client__in=names, key=key)}
+        record = found.get(client) or found.get(before)
         if record is None:
             try:
                 with transaction.atomic():
@@ -145,7 +148,7 @@ def _claim(*, client: str, key: str, fingerprint: str, request) -> RecordRecover
             except IntegrityError:  # created by a concurrent request a moment ago: decide on it as it is
                 record = IdempotencyRecord.objects.select_for_update().get(client=client, key=key)
         if record.finished and record.expires_at <= now:  # a finished key kept past its 24 hours starts afresh
-            for name, value in fresh.items():
+            for name, value in {**fresh, "client": client}.items():
                 setattr(record, name, value)
             record.save()
             return RecordRecovery(record.pk, token, STARTED, {})
@@ -188,7 +191,8 @@ def run_idempotent(view, request, key: str, call):
             ErrorCode.IDEMPOTENCY_KEY_INVALID,
             f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.",
         )
-    claimed = _claim(client=idempotency_client(request), key=key, fingerprint=request_fingerprint(request), request=request)
+    claimed = _claim(client=idempotency_client(request), key=key, fingerprint=request_fingerprint(request),
+                     request=request, before=idempotency_client_before(request))
     if isinstance(claimed, HttpResponse):
         return claimed
     recovery = claimed

@@ -136,12 +136,15 @@ class RazorpayGateway:
     def create_order(self, *, reference, amount, currency, idempotency_key, metadata=None) -> GatewayOrder:
         order = self._sdk(self.client.order.create, data={
             "amount": minor_units(amount, currency), "currency": currency, "receipt": reference, "notes": metadata or {},
+            # Payments are captured by us, one per order (wallets.services.recharges), never by Razorpay:
+            # with automatic capture two payments of one order would both be taken.
+            "payment": {"capture": "manual"},
         })
         return order_answer({**order, "amount": minor_units(amount, currency), "currency": currency})
 
     def recover_order(self, *, reference, amount, currency, idempotency_key, metadata=None, made_at=None):
         """The order a create whose answer was lost made, found by its receipt (our reference: orders
-        take no idempotency key); None if Razorpay has none, so nobody can have paid it."""
+        take no idempotency key); None if Razorpay has none (nobody can have paid it)."""
         found = self._sdk(self.client.order.all, {"receipt": reference, "count": 10})
         orders = [order for order in found.get("items") or [] if order.get("receipt") == reference]
         return order_answer(orders[-1]) if orders else None

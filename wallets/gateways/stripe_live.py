@@ -99,18 +99,13 @@ class StripeGateway:
 
     def recover_order(self, *, reference, amount, currency, idempotency_key, metadata=None, made_at=None):
         """The PaymentIntent a create whose answer was lost made: the create asked again with the same
-        `Idempotency-Key` (Stripe answers with the intent it made then, or makes it now), while Stripe
-        still keeps the key; after that, searched by our reference in its metadata (None if none)."""
-        if made_at is None or timezone.now() - made_at < STRIPE_KEY_KEPT:
-            return self.create_order(reference=reference, amount=amount, currency=currency,
-                                     idempotency_key=idempotency_key, metadata=metadata)
-        found = self._call(self.client.v1.payment_intents.search,
-                           params={"query": f"metadata['rechargeId']:'{reference}'", "limit": 1}).to_dict()
-        items = found.get("data") or []
-        if not items:
+        `Idempotency-Key` (Stripe answers with the intent it made then, or makes it now) while Stripe
+        still keeps the key. After that, None: an intent whose client secret never reached the payer
+        cannot have been paid (and search, which could find it, is not offered everywhere)."""
+        if made_at is not None and timezone.now() - made_at >= STRIPE_KEY_KEPT:
             return None
-        return GatewayOrder(status="pending", provider_order_id=items[0]["id"],
-                            client_data={"paymentIntentId": items[0]["id"], "clientSecret": items[0].get("client_secret")})
+        return self.create_order(reference=reference, amount=amount, currency=currency,
+                                 idempotency_key=idempotency_key, metadata=metadata)
 
     def cancel_intent(self, intent_id: str, *, idempotency_key: str) -> GatewayPayment:
         """Cancel a PaymentIntent nobody paid, so nobody can any more; GatewayRefused if it can no

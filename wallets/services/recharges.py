@@ -19,8 +19,6 @@ from wallets.gateways import (
     live,
 )
 from wallets.models import Account, GatewayEvent, Recharge, Tenant
-
-Outcome = GatewayEvent.Outcome
 from wallets.money import parse_amount
 from wallets.recovery import ANSWERED, NO_RECOVERY, RECORDED, no_transaction_open
 from wallets.selectors import recharge_find, webuddy_wallet
@@ -28,6 +26,7 @@ from wallets.services.postings import wallet_deposit
 from wallets.validation import invalid
 
 logger = logging.getLogger(__name__)
+Outcome = GatewayEvent.Outcome
 
 
 def recharge_create(
@@ -158,20 +157,26 @@ def recharge_apply_payment(*, recharge: Recharge, payment: GatewayPayment) -> st
                          payment.amount, payment.currency, recharge.amount, recharge.currency)
             return "mismatch"
         if recharge.status == Recharge.Status.SUCCEEDED:
-            if recharge.provider_payment_id not in (None, payment.provider_payment_id):
-                # A second payment for an order already paid: not credited twice; finance refunds it.
-                logger.error("recharge %s was paid by %s and again by %s", recharge.id, recharge.provider_payment_id,
-                             payment.provider_payment_id)
-                return "conflict"
-            return "ignored"
-        recharge_confirm(recharge_id=recharge.id, provider_payment_id=payment.provider_payment_id)
-        return "applied"
+            return _second_payment(recharge, payment) or "ignored"
+        # `recharge` may be stale: the one that paid is decided under the row lock, in recharge_confirm.
+        confirmed = recharge_confirm(recharge_id=recharge.id, provider_payment_id=payment.provider_payment_id)
+        return _second_payment(confirmed, payment) or "applied"
     if payment.status == "failed":
         if recharge.status != Recharge.Status.PENDING:
             return "ignored"
         recharge_fail(recharge_id=recharge.id, reason=payment.failure_reason or "the payment failed")
         return "applied"
     return "ignored"
+
+
+def _second_payment(recharge: Recharge, payment: GatewayPayment) -> str | None:
+    """`conflict` when a recharge was paid by another payment than this one: this one is not credited
+    (finance refunds it)."""
+    if recharge.provider_payment_id in (None, payment.provider_payment_id):
+        return None
+    logger.error("recharge %s was paid by %s and again by %s", recharge.id, recharge.provider_payment_id,
+                 payment.provider_payment_id)
+    return "conflict"
 
 
 def recharge_verify_razorpay(*, tenant: Tenant, recharge_id, order_id, payment_id, signature) -> Recharge:
@@ -198,47 +203,78 @@ def recharge_verify_razorpay(*, tenant: Tenant, recharge_id, order_id, payment_i
         raise forged
     if not checkout_signature_valid(order_id=recharge.provider_order_id, payment_id=payment_id, signature=signature):
         raise forged
-    if recharge.status != Recharge.Status.SUCCEEDED:
-        no_transaction_open()
-        gateway = gateway_for(Recharge.Method.RAZORPAY)
-        mismatch = DomainError(ErrorCode.PAYMENT_MISMATCH, "The payment is not for this recharge's order, amount and currency.")
-        try:
-            payment = gateway.fetch_payment(payment_id)
-        except GatewayRefused as exc:
-            logger.warning("recharge %s: Razorpay refused to give payment %s: %s", recharge.id, payment_id, exc)
-            raise mismatch from None
-        except GatewayUnavailable as exc:
-            logger.warning("recharge %s: verifying payment %s failed: %s", recharge.id, payment_id, exc)
-            raise _unreachable() from None
-        if payment.provider_order_id != recharge.provider_order_id or not _payment_matches(recharge, payment):
-            raise mismatch
-        try:
-            _razorpay_settle(recharge, gateway, candidate=payment)
-        except (GatewayUnavailable, GatewayRefused) as exc:
-            logger.warning("recharge %s: settling payment %s failed: %s", recharge.id, payment_id, exc)
-            raise _unreachable() from None
-        recharge = Recharge.objects.select_related("account").get(pk=recharge.pk)
+    no_transaction_open()
+    gateway = gateway_for(Recharge.Method.RAZORPAY)
     if recharge.status == Recharge.Status.SUCCEEDED:
-        if recharge.provider_payment_id == payment_id:
-            return recharge
-        raise DomainError(ErrorCode.PAYMENT_NOT_CAPTURED, "This recharge was paid by another payment; this one is not "
-                          "captured, and the provider returns it to the payer.")
+        if recharge.provider_payment_id != payment_id:
+            _another_paid(recharge, gateway, payment_id)
+        return _verified(recharge, payment_id)
+    mismatch = DomainError(ErrorCode.PAYMENT_MISMATCH, "The payment is not for this recharge's order, amount and currency.")
+    try:
+        payment = gateway.fetch_payment(payment_id)
+    except GatewayRefused as exc:
+        logger.warning("recharge %s: Razorpay refused to give payment %s: %s", recharge.id, payment_id, exc)
+        raise mismatch from None
+    except GatewayUnavailable as exc:
+        logger.warning("recharge %s: verifying payment %s failed: %s", recharge.id, payment_id, exc)
+        raise _unreachable() from None
+    if payment.provider_order_id != recharge.provider_order_id or not _payment_matches(recharge, payment):
+        raise mismatch
+    try:
+        _razorpay_settle(recharge, gateway, candidate=payment)
+    except (GatewayUnavailable, GatewayRefused) as exc:
+        logger.warning("recharge %s: settling payment %s failed: %s", recharge.id, payment_id, exc)
+        raise _unreachable() from None
+    return _verified(Recharge.objects.select_related("account").get(pk=recharge.pk), payment_id)
+
+
+def _verified(recharge: Recharge, payment_id: str) -> Recharge:
+    """The recharge if `payment_id` paid it; else why not (409 `payment_not_captured`)."""
+    if recharge.status == Recharge.Status.SUCCEEDED and recharge.provider_payment_id == payment_id:
+        return recharge
+    if recharge.status == Recharge.Status.SUCCEEDED or recharge.capture_payment_id not in (None, payment_id):
+        raise DomainError(ErrorCode.PAYMENT_NOT_CAPTURED, "Another payment of this order paid (or is paying) the "
+                          "recharge; this one is not captured, and the provider returns it to the payer.")
     raise DomainError(ErrorCode.PAYMENT_NOT_CAPTURED, "The payment is not captured yet; the recharge is credited when it is.")
+
+
+def _another_paid(recharge: Recharge, gateway, payment_id: str) -> None:
+    """A payment verified for a recharge another one paid: recorded for finance if the payer's money
+    is held or taken by it (best effort: the provider may not answer now; the sync does not look again)."""
+    try:
+        payment = gateway.fetch_payment(payment_id)
+    except (GatewayUnavailable, GatewayRefused) as exc:
+        logger.warning("recharge %s: payment %s could not be read: %s", recharge.id, payment_id, exc)
+        return
+    if payment.provider_order_id == recharge.provider_order_id and payment.status in ("authorized", "captured"):
+        _for_finance(recharge, payment, Outcome.CONFLICT, "uncaptured" if payment.status == "authorized" else "sync",
+                     f"{payment.status}: the recharge was paid by {recharge.provider_payment_id}")
 
 
 def _unreachable() -> DomainError:
     return DomainError(ErrorCode.GATEWAY_UNAVAILABLE, "The payment provider could not be reached; try again.")
 
 
-def recharge_capture_claim(*, recharge_id, payment_id: str, replacing: str | None = None) -> str | None:
+def recharge_capture_claim(*, recharge_id, payment_id: str) -> str | None:
     """Claim the recharge's one capture for `payment_id` before anything is captured: it goes to the
-    first payment that asks (or from `replacing`, a payment that failed, to this one), never to two,
-    and never on a recharge already paid. Returns the payment that holds the claim (None: nobody)."""
+    first payment that asks, never to two, never on a recharge already paid, and is never moved
+    (a claimed payment is captured, or left to expire; no other one is captured instead). Returns
+    the payment that holds the claim."""
     with transaction.atomic():
-        Recharge.objects.filter(pk=recharge_id, capture_payment_id=replacing).exclude(
+        Recharge.objects.filter(pk=recharge_id, capture_payment_id__isnull=True).exclude(
             status=Recharge.Status.SUCCEEDED
         ).update(capture_payment_id=payment_id, updated_at=timezone.now())
         return Recharge.objects.values_list("capture_payment_id", flat=True).get(pk=recharge_id)
+
+
+def recharge_capture(*, recharge_id) -> str:
+    """Settle a Razorpay recharge's payments with its provider now (the job a `payment.authorized`
+    webhook queues): at most one captured, as `_razorpay_settle` says."""
+    recharge = Recharge.objects.select_related("account").get(pk=recharge_id)
+    if not live() or recharge.payment_method != Recharge.Method.RAZORPAY or not recharge.provider_order_id:
+        return "ignored"
+    no_transaction_open()
+    return _razorpay_settle(recharge, gateway_for(Recharge.Method.RAZORPAY))
 
 
 def _razorpay_settle(recharge: Recharge, gateway, *, candidate: GatewayPayment | None = None) -> str:
@@ -251,17 +287,16 @@ def _razorpay_settle(recharge: Recharge, gateway, *, candidate: GatewayPayment |
     Returns the outcome: `applied`, `ignored`, `mismatch`, `conflict`, or the recharge's status."""
     payments = {p.provider_payment_id: p for p in gateway.order_payments(recharge.provider_order_id)}
     if candidate is not None:
-        payments[candidate.provider_payment_id] = candidate  # as just fetched, even if the listing lags
+        payments.setdefault(candidate.provider_payment_id, candidate)  # the listing may lag behind a new payment
     oldest_first = sorted(payments.values(), key=lambda p: (p.created_at, p.provider_payment_id))
     captured = [p for p in oldest_first if p.status == "captured"]
     authorized = [p for p in oldest_first if p.status == "authorized" and _payment_matches(recharge, p)]
     holder = Recharge.objects.values_list("capture_payment_id", flat=True).get(pk=recharge.pk)
-    if not captured and authorized:
-        wanted = candidate if candidate is not None and candidate in authorized else authorized[0]
-        held_by = payments.get(holder)
-        if holder is None or (held_by is not None and held_by.status == "failed"):
-            holder = recharge_capture_claim(recharge_id=recharge.pk, payment_id=wanted.provider_payment_id,
-                                            replacing=holder)
+    if not captured and authorized:  # money already taken for this order: nothing more is captured
+        if holder is None:
+            wanted = payments[candidate.provider_payment_id] if candidate is not None else authorized[0]
+            if wanted in authorized:
+                holder = recharge_capture_claim(recharge_id=recharge.pk, payment_id=wanted.provider_payment_id)
         claimed = next((p for p in authorized if p.provider_payment_id == holder), None)
         if claimed is not None:
             try:
