@@ -104,6 +104,9 @@ def _apply_to_recharge(method: str, payment: GatewayPayment) -> Handled:
     detail = ""
     if outcome == "mismatch":
         detail = f"paid {payment.amount} {payment.currency}, the recharge is {recharge.amount} {recharge.currency}"
+    elif outcome == "conflict":
+        paid_by = Recharge.objects.values_list("provider_payment_id", flat=True).get(pk=recharge.pk)
+        detail = f"{payment.provider_payment_id}: {payment.status}, the recharge was paid by {paid_by}"
     return Handled(outcome, "recharge", str(recharge.id), detail)
 
 
@@ -134,7 +137,8 @@ def _razorpay_authorized(event: dict) -> Handled:
     ).first() if payment.provider_order_id else None
     if recharge is None:
         return Handled(Outcome.UNKNOWN, detail=f"no recharge for order {payment.provider_order_id}")
-    jobs.defer(recharge_capture, recharge_id=str(recharge.id), queueing_lock=f"recharge-capture-{recharge.id}")
+    # No queueing lock: a job safe to run twice (the claim) whose retry must never collide with a newer one.
+    jobs.defer(recharge_capture, recharge_id=str(recharge.id))
     return Handled(Outcome.APPLIED, "recharge", str(recharge.id), f"{payment.provider_payment_id}: capture queued")
 
 

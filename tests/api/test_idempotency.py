@@ -270,3 +270,21 @@ def test_a_record_an_old_process_wrote_under_its_keys_name_is_still_replayed():
     assert (again.status_code, again["Idempotent-Replayed"], again.content) == (201, "true", first.content)
     wallet.refresh_from_db()
     assert wallet.balance == D("5")
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.api.urls")
+def test_an_expired_record_under_the_keys_old_name_starts_afresh_as_the_tenants():
+    wallet = make_wallet()
+    key, raw = make_api_key("webuddy", "partner")
+    client = client_with_key(raw)
+    post(client, wallet, "5", key="old-1")
+    IdempotencyRecord.objects.filter(key="old-1").update(client=f"key:{key.pk}",
+                                                         expires_at=timezone.now() - timedelta(seconds=1))
+
+    again = post(client, wallet, "5", key="old-1")
+
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again
+    assert list(IdempotencyRecord.objects.filter(key="old-1").values_list("client", flat=True)) == ["tenant:webuddy"]
+    wallet.refresh_from_db()
+    assert wallet.balance == D("10")

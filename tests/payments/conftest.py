@@ -108,6 +108,7 @@ class RazorpayPayments:
         self.payments: dict[str, dict] = {}
         self.captures: list[str] = []
         self.before_capture = self.after_capture = lambda payment_id: None
+        self.listed_as: dict[str, str] = {}  # a listing that lags: these payments listed with an older status
         self._lock = threading.Lock()
         self._clock = itertools.count(1_700_000_000)
         http.add_callback("GET", re.compile(rf"{RAZORPAY}/v1/payments/(\w+)$"), callback=self._fetch)
@@ -150,7 +151,8 @@ class RazorpayPayments:
 
     def _listed(self, request):
         order_id = self._id(request, -2)
-        mine = [dict(p) for p in list(self.payments.values()) if p["order_id"] == order_id]
+        mine = [{**p, "status": self.listed_as.get(p["id"], p["status"])}
+                for p in list(self.payments.values()) if p["order_id"] == order_id]
         return 200, {}, json.dumps({"entity": "collection", "count": len(mine), "items": mine[::-1]})
 
 

@@ -89,6 +89,13 @@ def test_verify_never_captures_a_second_payment_of_a_recharge_already_paid(live,
     assert (refused.status_code, refused.json()["code"]) == (409, "payment_not_captured")
     assert not [c for c in http.calls if c.request.url.endswith("/capture")]
     assert wallet(client, user)["balance"] == 500
+    left = GatewayEvent.objects.get(event_id="uncaptured:pay_B")
+    assert (left.outcome, left.object_id) == ("conflict", response.json()["id"])
+    fetches = len(http.calls)
+    client.post("/v1/wallet/recharge/verify", {  # again: answered from what is known, no call
+        "rechargeId": response.json()["id"], "razorpayOrderId": "order_N1", "razorpayPaymentId": "pay_B",
+        "razorpaySignature": checkout_signature("order_N1", "pay_B")}, format="json")
+    assert len(http.calls) == fetches
 
 
 def test_a_second_captured_payment_is_flagged_for_finance_not_credited(live, http, client):

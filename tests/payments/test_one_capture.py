@@ -128,7 +128,41 @@ def test_a_second_captured_payment_applied_from_a_stale_read_is_a_conflict_not_a
     assert Recharge.objects.get().provider_payment_id == "pay_P1" and wallet(client, user)["balance"] == 500
 
 
+def test_verify_trusts_its_fresher_read_of_the_payment_over_a_lagging_listing(live, http, client, razorpay):
+    """The order's listing still shows P2 `created` while the fetch of P2 says authorized: P2 is the one
+    verified, claimed and captured; P1 is left for finance only because P2 paid."""
+    user, response = start_recharge(client, http)
+    razorpay.pay("pay_P1")
+    razorpay.pay("pay_P2")
+    razorpay.listed_as["pay_P2"] = "created"
+
+    verified = verify(client, response.json()["id"], "pay_P2")
+
+    assert (verified.status_code, verified.json()["status"]) == (200, "succeeded")
+    assert razorpay.captures == ["pay_P2"] and wallet(client, user)["balance"] == 500
+    assert left_for_finance("pay_P1") and not left_for_finance("pay_P2")
+
+
+def test_a_listing_that_lags_without_the_fetched_payment_claims_nothing_and_flags_nothing(live, http, client, razorpay):
+    from wallets.services.recharges import recharge_capture
+
+    user, response = start_recharge(client, http)
+    recharge_id = response.json()["id"]
+    razorpay.pay("pay_P1", status="created")
+    razorpay.pay("pay_P2")
+    Recharge.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    razorpay.listed_as["pay_P2"] = "created"
+
+    recharge_capture(recharge_id=recharge_id)  # sees no authorized payment yet
+    assert razorpay.captures == [] and GatewayEvent.objects.count() == 0
+    del razorpay.listed_as["pay_P2"]
+    recharge_capture(recharge_id=recharge_id)
+    assert razorpay.captures == ["pay_P2"] and wallet(client, user)["balance"] == 500
+
+
+@pytest.mark.postgres_only
 def test_an_authorized_payment_webhook_queues_a_capture_that_captures_it_once(live, http, client, razorpay):
+    from tests.events.test_jobs import queued
     from tests.payments.conftest import razorpay_webhook
     from wallets.services.recharges import recharge_capture
 
@@ -137,8 +171,11 @@ def test_an_authorized_payment_webhook_queues_a_capture_that_captures_it_once(li
     event = {"entity": "event", "event": "payment.authorized", "contains": ["payment"],
              "payload": {"payment": {"entity": razorpay.pay("pay_P1")}}}
 
+    before = queued("wallets.recharge_capture")
     answer = razorpay_webhook(client, event)
+    razorpay_webhook(client, event)  # Razorpay sends it again: another job, safe to run twice
     assert (answer.status_code, answer.json()["status"]) == (200, "applied")
+    assert queued("wallets.recharge_capture") == before + 2
     assert wallet(client, user)["balance"] == 0  # the capture is a job's: no outside call inside the webhook
     for _ in range(2):  # the job, and the job again (a worker that died after the call)
         recharge_capture(recharge_id=recharge_id)

@@ -6,8 +6,12 @@ Where two keys of one tenant used the same `Idempotency-Key`, the newest record 
 name (the one a retry most likely repeats) and the others keep their old one until the purge drops
 them; a recharge or payout such a record left unfinished is still settled by `sync_gateway_status`.
 A key the tenant already has a record of (written by the new code before this ran, or before a
-downgrade and this again) keeps that record. Records written by old processes still running after
-this migration are found under their key's old name by wallets.api.idempotency until they expire.
+downgrade and this again) keeps that record.
+
+Deploying it: stop every process of the old code before this migration runs. The old code looks its
+records up under the key's old name only, so a retry answered by an old process after this ran (or
+after a new process wrote the tenant's record) would run again. A record an old process still wrote
+under its key's old name is found by the new code (wallets.api.idempotency) until it expires.
 
 Going back leaves the records as they are: the old code no longer finds them, so a retry after a
 downgrade runs again, as it would have with a second key.

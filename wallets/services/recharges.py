@@ -240,7 +240,11 @@ def _verified(recharge: Recharge, payment_id: str) -> Recharge:
 
 def _another_paid(recharge: Recharge, gateway, payment_id: str) -> None:
     """A payment verified for a recharge another one paid: recorded for finance if the payer's money
-    is held or taken by it (best effort: the provider may not answer now; the sync does not look again)."""
+    is held or taken by it (best effort: the provider may not answer now; the sync does not look again).
+    Asked once per payment: a verify repeated changes nothing and costs no call."""
+    provider = recharge.payment_method.lower()
+    if GatewayEvent.objects.filter(provider=provider, event_id__in=[f"uncaptured:{payment_id}", f"sync:{payment_id}"]).exists():
+        return
     try:
         payment = gateway.fetch_payment(payment_id)
     except (GatewayUnavailable, GatewayRefused) as exc:
@@ -287,7 +291,9 @@ def _razorpay_settle(recharge: Recharge, gateway, *, candidate: GatewayPayment |
     Returns the outcome: `applied`, `ignored`, `mismatch`, `conflict`, or the recharge's status."""
     payments = {p.provider_payment_id: p for p in gateway.order_payments(recharge.provider_order_id)}
     if candidate is not None:
-        payments.setdefault(candidate.provider_payment_id, candidate)  # the listing may lag behind a new payment
+        listed = payments.get(candidate.provider_payment_id)
+        if listed is None or _later(candidate, listed):  # the listing may lag behind what was just fetched
+            payments[candidate.provider_payment_id] = candidate
     oldest_first = sorted(payments.values(), key=lambda p: (p.created_at, p.provider_payment_id))
     captured = [p for p in oldest_first if p.status == "captured"]
     authorized = [p for p in oldest_first if p.status == "authorized" and _payment_matches(recharge, p)]
@@ -298,6 +304,8 @@ def _razorpay_settle(recharge: Recharge, gateway, *, candidate: GatewayPayment |
             if wanted in authorized:
                 holder = recharge_capture_claim(recharge_id=recharge.pk, payment_id=wanted.provider_payment_id)
         claimed = next((p for p in authorized if p.provider_payment_id == holder), None)
+        if claimed is not None and Recharge.objects.filter(pk=recharge.pk, status=Recharge.Status.SUCCEEDED).exists():
+            claimed = None  # paid meanwhile (a payment captured elsewhere, its webhook first): nothing more is taken
         if claimed is not None:
             try:
                 captured = [gateway.capture_payment(claimed)]
@@ -311,10 +319,21 @@ def _razorpay_settle(recharge: Recharge, gateway, *, candidate: GatewayPayment |
     taken = {payment.provider_payment_id for payment in captured if payment.status == "captured"}
     paid = Recharge.objects.filter(pk=recharge.pk, status=Recharge.Status.SUCCEEDED).exists()
     for payment in authorized:
-        if payment.provider_payment_id not in taken and (paid or payment.provider_payment_id != holder):
+        # Left for finance only once another payment paid, or holds the claim (with no claim yet, the
+        # next settler may still capture this one).
+        if payment.provider_payment_id not in taken and (paid or holder not in (None, payment.provider_payment_id)):
             _for_finance(recharge, payment, Outcome.CONFLICT, "uncaptured",
                          "authorized, left uncaptured: the order is paid (or being paid) by another payment")
     return outcome
+
+
+# How far a Razorpay payment has come: a later read of it never shows an earlier step (a failed
+# payment may still be authorized late, so failed comes before authorized).
+_PAYMENT_STEPS = {"created": 0, "failed": 1, "authorized": 2, "captured": 3, "refunded": 4}
+
+
+def _later(one: GatewayPayment, other: GatewayPayment) -> bool:
+    return _PAYMENT_STEPS.get(one.status, 0) > _PAYMENT_STEPS.get(other.status, 0)
 
 
 def recharges_sync(*, older_than) -> list[tuple[Recharge, str]]:
