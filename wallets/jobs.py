@@ -3,34 +3,21 @@
 Tasks are declared with `@app.task` in each app's `tasks.py` (procrastinate's Django integration
 finds them). `defer(task, **kwargs)` queues a job in the caller's open transaction, so a job exists
 exactly when the change that causes it commits: no lost and no phantom jobs. Workers run with
-`python manage.py jobs_worker` (`worker_run`), as many as needed, on any number of machines; periodic
-tasks are declared with `@app.periodic`.
-
-On the SQLite quick start there is no job engine: a deferred job runs in a small thread pool of this
-process after the transaction commits (its schedule kept by a timer), so `make run` needs nothing
-more. Jobs lost there on a restart are found again by the next change or request that looks.
+`python manage.py jobs_worker` (`worker_run`), as many as needed, on any number of machines (the
+quick start runs one beside its web server); periodic tasks are declared with `@app.periodic`.
 """
 import asyncio
 import logging
 import signal
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from procrastinate.contrib.django import app  # also re-exported: the tasks' decorator
 from procrastinate.contrib.django.django_connector import DjangoConnector
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.manager import JobManager
 
 logger = logging.getLogger(__name__)
-
-_local_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def engine_available() -> bool:
-    return settings.JOBS_ON_POSTGRESQL
 
 
 # Jobs are always written through Django's own connection of the calling thread, so they are part of
@@ -41,55 +28,23 @@ _in_transaction = JobManager(DjangoConnector())
 
 
 def defer(task, /, *, schedule_in_seconds: float | None = None, queueing_lock: str | None = None, **kwargs) -> bool:
-    """Queue `task(**kwargs)` in the caller's transaction (PostgreSQL), or to run in this process
-    after it commits (SQLite). `queueing_lock`: at most one such job waiting at a time; False if one
-    already is (nothing queued, the caller's transaction intact)."""
-    if engine_available():
-        options = {}
-        if schedule_in_seconds:
-            options["schedule_in"] = {"seconds": schedule_in_seconds}
-        if queueing_lock:
-            options["queueing_lock"] = queueing_lock
-        job = task.configure(**options).make_new_job(**kwargs)
-        if not queueing_lock:
-            _in_transaction.defer_job(job)
-            return True
-        try:
-            with transaction.atomic():  # a savepoint: the refusal must not abort the caller's transaction
-                _in_transaction.defer_job(job)
-        except AlreadyEnqueued:
-            return False
+    """Queue `task(**kwargs)` in the caller's transaction. `queueing_lock`: at most one such job
+    waiting at a time; False if one already is (nothing queued, the caller's transaction intact)."""
+    options = {}
+    if schedule_in_seconds:
+        options["schedule_in"] = {"seconds": schedule_in_seconds}
+    if queueing_lock:
+        options["queueing_lock"] = queueing_lock
+    job = task.configure(**options).make_new_job(**kwargs)
+    if not queueing_lock:
+        _in_transaction.defer_job(job)
         return True
-    transaction.on_commit(lambda: run_locally(task, kwargs, delay=schedule_in_seconds or 0))
-    return True
-
-
-def run_locally(task, kwargs: dict, *, delay: float = 0) -> None:
-    """Run a job in this process's pool (SQLite quick start), now or after `delay` seconds."""
-    if delay:
-        timer = threading.Timer(delay, run_locally, args=(task, kwargs))
-        timer.daemon = True
-        timer.start()
-        return
-    _pool().submit(_run, task, kwargs)
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _local_pool
-    with _pool_lock:
-        if _local_pool is None:
-            _local_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="jobs")
-        return _local_pool
-
-
-def _run(task, kwargs: dict) -> None:
-    close_old_connections()
     try:
-        task(**kwargs)
-    except Exception:  # noqa: BLE001 - a job's failure is logged, never raised into the pool
-        logger.exception("job %s(%s) failed", getattr(task, "name", task), kwargs)
-    finally:
-        close_old_connections()
+        with transaction.atomic():  # a savepoint: the refusal must not abort the caller's transaction
+            _in_transaction.defer_job(job)
+    except AlreadyEnqueued:
+        return False
+    return True
 
 
 def periodic_schedule() -> dict[str, str]:

@@ -1,10 +1,10 @@
 """The posting engine: turns legs into one balanced journal transaction and keeps wallet balances.
 
-`post()` is the only code that writes entries or changes a wallet's cached balances. On PostgreSQL
-it calls the `ledger_post` function (migration 0009): one round trip locks every wallet leg in
-primary-key order with a conditional UPDATE (overdraft, held and status checks against the locked
-row), then inserts the transaction and its entries. Elsewhere (the SQLite quick start) the same
-rules run in Python inside one IMMEDIATE transaction.
+`post()` is the only code that writes entries or changes a wallet's cached balances. It calls the
+database's `ledger_post` function (migration 0009 and later): one round trip locks every wallet leg
+in primary-key order with a conditional UPDATE (overdraft, held and status checks against the
+locked row), then inserts the transaction and its entries. It is the one posting engine: every rule
+of a posting is written there, once.
 """
 import json
 import random
@@ -15,9 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F
-from django.utils import timezone
+from django.db import connection
 from uuid6 import uuid7
 
 from wallets.errors import DomainError, ErrorCode
@@ -143,13 +141,6 @@ def _check_legs(legs: list[Leg]) -> None:
         raise ValueError(f"unbalanced legs: {unbalanced}")
 
 
-def _engine() -> str:
-    configured = settings.LEDGER_ENGINE
-    if configured == "auto":
-        return "function" if connection.vendor == "postgresql" else "python"
-    return configured
-
-
 def post(
     *,
     kind: str,
@@ -175,7 +166,7 @@ def post(
         "metadata": metadata or {},
         "created_by": created_by,
     }
-    posted = _post_function(header, legs) if _engine() == "function" else _post_python(header, legs)
+    posted = _post_function(header, legs)
     posting_committed(kind)
     if posted.monitored:
         from wallets.monitors import monitors_evaluate
@@ -257,100 +248,3 @@ def _refusal(code: ErrorCode) -> DomainError:
     if code == ErrorCode.ACCOUNT_NOT_FOUND:
         return DomainError(ErrorCode.WALLET_NOT_FOUND, "The wallet does not exist.")
     return DomainError(code, messages[code])
-
-
-# Portable: the same rules in Python, used on SQLite (whose IMMEDIATE transactions serialize writers).
-
-
-def _post_python(header: dict, legs: list[Leg]) -> Posted:
-    deltas: dict[uuid.UUID, dict] = {}
-    for leg in legs:
-        if not leg.is_wallet:
-            continue
-        d = deltas.setdefault(
-            leg.account_id,
-            {"currency": leg.currency, "total": Decimal(0), "held": Decimal(0), "avail": Decimal(0), "active": False,
-             "credit": False},
-        )
-        if d["currency"] != leg.currency:
-            raise _refusal(ErrorCode.CURRENCY_MISMATCH)
-        d["total"] += leg.amount
-        d["held" if leg.bucket == HELD else "avail"] += leg.amount
-        d["active"] = d["active"] or leg.needs_active
-        d["credit"] = d["credit"] or leg.allow_credit
-
-    with transaction.atomic():
-        locked = {
-            account.id: account
-            for account in Account.objects.select_for_update()
-            .filter(id__in=sorted(deltas))
-            .order_by("id")
-        }
-        system_ids = {leg.account_id for leg in legs if not leg.is_wallet}
-        systems = {a.id: a for a in Account.objects.filter(id__in=system_ids)}
-        for leg in legs:
-            if not leg.is_wallet:
-                account = systems.get(leg.account_id)
-                if account is None or account.kind != Account.Kind.SYSTEM:
-                    raise _refusal(ErrorCode.ACCOUNT_NOT_FOUND)
-                if account.currency != leg.currency:
-                    raise _refusal(ErrorCode.CURRENCY_MISMATCH)
-        tenants = {a.tenant_id for a in systems.values()} | {a.tenant_id for a in locked.values()}
-        if len(tenants) > 1:
-            raise _tenant_mismatch()
-        now = timezone.now()
-        balances: dict[uuid.UUID, tuple[Decimal, Decimal]] = {}
-        for account_id in sorted(deltas):
-            d = deltas[account_id]
-            account = locked.get(account_id)
-            if account is None or account.kind != Account.Kind.WALLET:
-                raise _refusal(ErrorCode.ACCOUNT_NOT_FOUND)
-            if account.currency != d["currency"]:
-                raise _refusal(ErrorCode.CURRENCY_MISMATCH)
-            if d["active"] and account.status != Account.Status.ACTIVE:
-                raise _refusal(ErrorCode.WALLET_SUSPENDED)
-            new_balance = account.balance + d["total"]
-            new_held = account.held_balance + d["held"]
-            if new_held < 0:
-                raise _refusal(ErrorCode.INSUFFICIENT_HELD)
-            floor = -account.credit_limit if d["credit"] else Decimal(0)
-            if d["avail"] < 0 and new_balance - new_held < floor:
-                raise _refusal(ErrorCode.INSUFFICIENT_BALANCE)
-            Account.objects.filter(id=account_id).update(
-                balance=new_balance, held_balance=new_held, statement_lines=F("statement_lines") + 1, updated_at=now
-            )
-            balances[account_id] = (new_balance, new_held)
-        if (header["external_key"] and JournalTransaction.objects.filter(external_key=header["external_key"]).exists()) or (
-            header["reverses"] and JournalTransaction.objects.filter(reverses_id=header["reverses"]).exists()
-        ):
-            raise _duplicate(header)
-        JournalTransaction.objects.create(
-            id=header["id"],
-            kind=header["kind"],
-            description=header["description"],
-            reference_type=header["reference_type"],
-            reference_id=header["reference_id"],
-            external_key=header["external_key"],
-            reverses_id=header["reverses"],
-            metadata=header["metadata"],
-            created_by_id=header["created_by"],
-            created_at=now,
-        )
-        Entry.objects.bulk_create(
-            [
-                Entry(
-                    transaction_id=header["id"],
-                    account_id=leg.account_id,
-                    currency=leg.currency,
-                    bucket=leg.bucket,
-                    amount=leg.amount,
-                    type=leg.type,
-                    balance_after=balances[leg.account_id][0] if leg.is_wallet else None,
-                    held_after=balances[leg.account_id][1] if leg.is_wallet else None,
-                    created_at=now,
-                )
-                for leg in legs
-            ]
-        )
-    monitored = frozenset(account_id for account_id, account in locked.items() if account.monitored)
-    return Posted(transaction_id=header["id"], created_at=now, balances=balances, monitored=monitored)

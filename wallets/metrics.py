@@ -83,25 +83,24 @@ SELECT j.queue_name,
 
 class JobQueueCollector:
     """Depth of the job queue (ready, scheduled for later, running) and the age of its oldest ready
-    job, per queue, read from procrastinate's tables at each scrape (PostgreSQL only)."""
+    job, per queue, read from procrastinate's tables at each scrape."""
 
     def collect(self):
         depth = GaugeMetricFamily("wallet_jobs", "Jobs by queue and state (ready, scheduled, running).",
                                   labels=["queue", "state"])
         age = GaugeMetricFamily("wallet_jobs_oldest_ready_age_seconds",
                                 "How long the oldest job that could run has waited, per queue.", labels=["queue"])
-        if connection.vendor == "postgresql":
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute(_JOBS_SQL)
-                    rows = cursor.fetchall()
-            except DatabaseError:
-                rows = []
-            for queue, ready, scheduled, running, oldest in rows:
-                depth.add_metric([queue, "ready"], ready)
-                depth.add_metric([queue, "scheduled"], scheduled)
-                depth.add_metric([queue, "running"], running)
-                age.add_metric([queue], float(oldest))
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(_JOBS_SQL)
+                rows = cursor.fetchall()
+        except DatabaseError:
+            rows = []
+        for queue, ready, scheduled, running, oldest in rows:
+            depth.add_metric([queue, "ready"], ready)
+            depth.add_metric([queue, "scheduled"], scheduled)
+            depth.add_metric([queue, "running"], running)
+            age.add_metric([queue], float(oldest))
         yield depth
         yield age
 

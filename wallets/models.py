@@ -191,8 +191,7 @@ class Account(models.Model):
             models.UniqueConstraint(fields=["id", "currency"], name="account_id_currency_unique"),
             models.CheckConstraint(condition=Q(held_balance__gte=0), name="account_held_non_negative"),
             models.CheckConstraint(condition=Q(credit_limit__gte=0), name="account_credit_limit_non_negative"),
-            # `available >= -credit_limit` is checked by PostgreSQL (migration 0005): SQLite would
-            # compare it in floating point.
+            # `available >= -credit_limit` is checked in exact numeric by migration 0005.
             models.CheckConstraint(
                 condition=(Q(kind="wallet", user__isnull=False, system_code__isnull=True))
                 | Q(kind="system", user__isnull=True, system_code__isnull=False, balance=0, held_balance=0),

@@ -205,7 +205,7 @@ def wallet_history(*, wallets: list[Account], entries=None, offset: int, limit: 
     if not wallets or offset >= total:
         return StatementPage(lines=[], total=total)
     currencies = {wallet.id: wallet.currency for wallet in wallets}
-    if entries is None and len(wallets) == 1 and connections[router.db_for_read(Entry)].vendor == "postgresql":
+    if entries is None and len(wallets) == 1:
         lines = _statement_page(wallets[0].id, offset, limit)
     else:
         lines = wallet_statement(wallets=wallets, entries=entries)[offset : offset + limit]

@@ -19,14 +19,11 @@ logger = logging.getLogger(__name__)
 @app.task(name="wallets.dispatch_events", queue="events", pass_context=False)
 def dispatch_events(timestamp: int | None = None) -> int:
     """Number the events that are ready and make their deliveries (also nudged after each commit)."""
-    from wallets import jobs
-    from wallets.events import deliveries_due, events_dispatch
+    from wallets.events import events_dispatch
 
     total = 0
     while made := events_dispatch():
         total += made
-    if not jobs.engine_available():
-        deliveries_due()  # the quick start has no periodic jobs: retries lost with a restart are found here
     return total
 
 

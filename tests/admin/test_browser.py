@@ -21,7 +21,7 @@ from tests.tmr.helpers import charge, signed_in
 from wallets.models import Account
 from wallets.roles import finance_group_sync
 
-pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("BACK_OFFICE_SCREENSHOTS", Path(django_settings.BASE_DIR) / "var" / "test-output" / "back-office"))

@@ -157,7 +157,6 @@ def test_records_live_for_24_hours(webuddy_client):
     assert record.expires_at - record.created_at == timedelta(hours=24)
 
 
-@pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.urls("tests.api.urls")
 def test_a_duplicate_while_the_first_is_running_is_409_in_use():
@@ -192,7 +191,6 @@ def test_a_duplicate_while_the_first_is_running_is_409_in_use():
 
 
 @pytest.mark.races
-@pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.urls("tests.api.urls")
 def test_many_concurrent_retries_move_money_once():
@@ -220,7 +218,6 @@ def test_many_concurrent_retries_move_money_once():
     assert_ledger_invariants()
 
 
-@pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_gives_each_tenant_the_newest_record_of_each_key():
     from django.db import connection

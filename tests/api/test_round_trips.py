@@ -9,7 +9,7 @@ from django.db import connection
 from tests.tmr.helpers import charge, signed_in
 from tests.webuddy.helpers import create_user, funded_user
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres_only]
+pytestmark = pytest.mark.django_db
 
 
 class Statements:

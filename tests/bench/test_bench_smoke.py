@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.postgres_only
 
 
 def test_quick_benchmark_runs_and_writes_its_report():

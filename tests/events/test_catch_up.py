@@ -14,7 +14,7 @@ from wallets import events
 from wallets.models import Account, Event, Tenant
 from wallets.services import accounts
 
-pytestmark = [pytest.mark.postgres_only, pytest.mark.usefixtures("workers")]
+pytestmark = pytest.mark.usefixtures("workers")
 
 
 def page(client, path="/v1/events", **query):

@@ -19,7 +19,7 @@ from wallets import events
 from wallets.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from wallets.services import accounts
 
-pytestmark = [pytest.mark.postgres_only, pytest.mark.usefixtures("workers")]  # job tables emptied around each test
+pytestmark = pytest.mark.usefixtures("workers")  # job tables emptied around each test
 
 
 def endpoint(client, url, path="/v1/webhook-endpoints", **body):

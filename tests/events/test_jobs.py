@@ -9,7 +9,7 @@ from payouts.tasks import previous_month
 from wallets import jobs
 from wallets.tasks import purge_idempotency_keys
 
-pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 
 def queued(task_name: str) -> int:

@@ -37,7 +37,7 @@ def fired():
     return events_of("wallet.balance_low")
 
 
-def test_crossing_down_fires_once_staying_below_fires_nothing_and_crossing_again_fires_again(webuddy_client, ledger_engine):
+def test_crossing_down_fires_once_staying_below_fires_nothing_and_crossing_again_fires_again(webuddy_client):
     user = funded_user(webuddy_client, 500)
     watched = monitor(webuddy_client, user["id"], 100)
     assert fired() == []
@@ -59,7 +59,7 @@ def test_crossing_down_fires_once_staying_below_fires_nothing_and_crossing_again
     assert fired()[1].data["availableBalance"] == D("99.99")
 
 
-def test_a_hold_counts_against_the_available_balance(webuddy_client, ledger_engine):
+def test_a_hold_counts_against_the_available_balance(webuddy_client):
     user, expert = funded_user(webuddy_client, 300), create_user(webuddy_client)
     monitor(webuddy_client, user["id"], 250)
     webuddy_client.post("/v1/sessions/start", {"userId": user["id"], "expertId": expert["id"], "sessionFee": 100}, format="json")
@@ -77,7 +77,7 @@ def test_a_monitor_created_below_fires_at_once_and_zero_and_decimals_are_allowed
     assert len(fired()) == 1
 
 
-def test_the_zero_monitor_fires_when_credit_takes_the_balance_below_zero(webuddy_client, ledger_engine):
+def test_the_zero_monitor_fires_when_credit_takes_the_balance_below_zero(webuddy_client):
     user = funded_user(webuddy_client, 10, max_credits=100)
     expert = create_user(webuddy_client)
     monitor(webuddy_client, user["id"], 0)

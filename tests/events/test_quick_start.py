@@ -1,20 +1,22 @@
-"""The SQLite quick start has no job workers: jobs run in the server process after the commit. Here
-the quick start's own server (`runserver` on a fresh SQLite file, as `make run` starts it) delivers
-every event to a receiver, with nothing else set up."""
+"""The quick start as `make run` starts it (`manage.py devserver`), with nothing set up: its own
+PostgreSQL from the wheel in a directory of its own (not the machine's server, whatever DATABASE_URL
+the tests were given), the web server and a job worker that delivers events; a second run reuses
+the cluster, and a run after one that was killed (SIGKILL, its PostgreSQL left running) recovers."""
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
+from config.localdb import LocalServer
 from tests.events.conftest import ROOT, wait_until
-
-pytestmark = pytest.mark.postgres_only  # it makes its own SQLite database: once per `make test` is enough
 
 
 def _free_port() -> int:
@@ -23,38 +25,83 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_the_quick_start_server_delivers_events_with_nothing_else_set_up(receiver):
-    with tempfile.TemporaryDirectory() as var:
-        env = {**os.environ, "DEBUG": "1", "WEBHOOK_ALLOW_HTTP": "1", "WEBHOOK_ALLOW_PRIVATE": "1",
-               "DATABASE_URL": f"sqlite:///{Path(var) / 'db.sqlite3'}", "LOG_LEVEL": "WARNING"}
-        env.pop("DJANGO_SETTINGS_MODULE", None)
-        manage = [sys.executable, "manage.py"]
-        subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, capture_output=True)
-        made = subprocess.run([*manage, "create_api_key", "quick-start", "--tenant", "webuddy"], cwd=ROOT, env=env,
-                              check=True, capture_output=True, text=True)
-        key = made.stdout.strip().splitlines()[-1]
+class Devserver:
+    """`manage.py devserver` in a process of its own, its output read as it comes (a full pipe would stall it)."""
+
+    def __init__(self, var: Path, port: int):
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+        env.update(DEBUG="1", WEBHOOK_ALLOW_HTTP="1", WEBHOOK_ALLOW_PRIVATE="1", QUICK_START_DIR=str(var),
+                   LOG_LEVEL="WARNING")
+        self.process = subprocess.Popen([sys.executable, "manage.py", "devserver", f"127.0.0.1:{port}"], cwd=ROOT,
+                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
+        self.reader.start()
+
+    def said(self, text: str) -> str:
+        wait_until(lambda: any(text in line for line in self.lines) or self.process.poll() is not None, 120,
+                   f"the quick start to say {text!r}")
+        found = [line for line in self.lines if text in line]
+        assert found, "".join(self.lines)[-3000:]
+        return found[0]
+
+    def interrupt(self) -> int:
+        """Ctrl-C: it stops its web server, worker and PostgreSQL."""
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=60)
+        self.reader.join(timeout=10)
+        assert any("Stopped." in line for line in self.lines), "".join(self.lines)[-3000:]
+        return self.process.returncode
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=30)
+
+
+def test_the_quick_start_runs_on_its_own_postgresql_and_survives_a_kill(receiver):
+    with tempfile.TemporaryDirectory() as tmp:
+        var = Path(tmp) / "var"
+        var.mkdir()
+        os.chmod(tmp, 0o755)  # as root the server runs as another user, who must reach var/postgres
         port = _free_port()
-        server = subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        first = Devserver(var, port)
         try:
-            base = f"http://127.0.0.1:{port}"
-            wait_until(lambda: _up(base), 60, "the quick-start server")
+            assert "(made and started)" in first.said("PostgreSQL in")
+            wait_until(lambda: _up(base), 120, "the quick-start server")
+            key = json.loads((var / "dev-credentials.json").read_text())["webuddy_key"]
             api = requests.Session()
             api.headers["Authorization"] = f"Api-Key {key}"
             assert api.post(f"{base}/v1/webhook-endpoints", json={"url": receiver.url}).status_code == 201
             user = api.post(f"{base}/v1/users", json={"phoneNumber": "+919876500001"}).json()
-            assert api.post(f"{base}/v1/wallet/recharge",
-                            json={"userId": user["id"], "amount": 50, "paymentMethod": "RAZORPAY"}).status_code == 201
-            # written right after the first: the in-process dispatch must not drop it
-            assert api.post(f"{base}/v1/wallet/monitors", json={"userId": user["id"], "below": 100}).status_code == 201
-
-            wait_until(lambda: len(receiver.received) >= 2, 30, "both events at the receiver")
-            assert sorted(body["type"] for body in receiver.bodies()) == ["recharge.succeeded", "wallet.balance_low"]
-            listed = api.get(f"{base}/v1/events").json()
-            assert [e["type"] for e in listed["items"]] == ["recharge.succeeded", "wallet.balance_low"]
+            recharged = api.post(f"{base}/v1/wallet/recharge",
+                                 json={"userId": user["id"], "amount": 50, "paymentMethod": "RAZORPAY"})
+            assert (recharged.status_code, recharged.json()["wallet"]["balance"]) == (201, 50)
+            wait_until(lambda: len(receiver.received) >= 1, 60, "the event, delivered by the quick start's worker")
+            assert [body["type"] for body in receiver.bodies()] == ["recharge.succeeded"]
         finally:
-            server.terminate()
-            server.wait(15)
+            assert first.interrupt() == 0
+        server = LocalServer(var / "postgres")
+        assert not server.running()
+
+        second = Devserver(var, port)
+        try:
+            assert "(started)" in second.said("PostgreSQL in")
+            wait_until(lambda: _up(base), 120, "the quick-start server, again")
+            assert api.get(f"{base}/v1/users/{user['id']}").json()["wallet"]["balance"] == 50
+        finally:
+            second.kill()  # SIGKILL: nothing of it runs its clean-up
+        assert server.running()  # its PostgreSQL was left running
+        wait_until(lambda: not _up(base), 30, "the killed run's web server to go with it")
+
+        third = Devserver(var, port)
+        try:
+            assert "already running: reused" in third.said("PostgreSQL in")
+            wait_until(lambda: _up(base), 120, "the quick-start server after a kill")
+            assert api.get(f"{base}/v1/users/{user['id']}").json()["wallet"]["balance"] == 50
+        finally:
+            assert third.interrupt() == 0
+        assert not server.running()
 
 
 def _up(base: str) -> bool:
@@ -62,7 +109,6 @@ def _up(base: str) -> bool:
         return requests.get(f"{base}/healthz", timeout=2).status_code == 200
     except requests.RequestException:
         return False
-
 
 
 def test_the_webhook_receiver_command_prints_each_delivery_and_checks_its_signature():

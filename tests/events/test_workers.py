@@ -7,7 +7,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import psycopg
-import pytest
 from django.db import connection
 from django.utils import timezone
 
@@ -23,7 +22,6 @@ from tests.webuddy.helpers import create_user, funded_user
 from tests.webuddy.test_bank_details import add as add_bank
 from wallets.models import Account, Delivery, DeliveryAttempt
 
-pytestmark = pytest.mark.postgres_only
 D = Decimal
 
 

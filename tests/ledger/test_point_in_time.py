@@ -9,7 +9,7 @@ from wallets.models import Entry
 from wallets.selectors import wallet_balance_at, wallet_balance_at_from_sums
 from wallets.services import postings
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_engine")]
+pytestmark = pytest.mark.django_db
 D = Decimal
 
 

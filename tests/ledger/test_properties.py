@@ -148,7 +148,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.django_db
-def test_random_operation_sequences_keep_every_ledger_invariant(ledger_engine):
+def test_random_operation_sequences_keep_every_ledger_invariant():
     run_state_machine_as_test(
         LedgerMachine,
         settings=settings(

@@ -14,7 +14,7 @@ from wallets.errors import DomainError, ErrorCode
 from wallets.models import Account
 from wallets.services import holds, postings
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only, pytest.mark.races]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.races]
 D = Decimal
 
 
@@ -36,7 +36,7 @@ def run_concurrently(count: int, fn, workers: int = 16) -> list:
         return list(pool.map(task, range(count)))
 
 
-def test_fifty_concurrent_withdrawals_of_ten_from_a_hundred(ledger_engine):
+def test_fifty_concurrent_withdrawals_of_ten_from_a_hundred():
     wallet = make_wallet(balance=100)
 
     results = run_concurrently(50, lambda i: postings.wallet_withdraw(wallet=wallet, amount=D("10")))
@@ -49,7 +49,7 @@ def test_fifty_concurrent_withdrawals_of_ten_from_a_hundred(ledger_engine):
     assert_ledger_invariants()
 
 
-def test_two_hundred_transfers_in_both_directions_never_deadlock(ledger_engine):
+def test_two_hundred_transfers_in_both_directions_never_deadlock():
     a = make_wallet(balance=1000)
     b = make_wallet(balance=1000)
 
@@ -67,7 +67,7 @@ def test_two_hundred_transfers_in_both_directions_never_deadlock(ledger_engine):
     call_command("reconcile")  # exits 0: SystemExit would fail the test
 
 
-def test_concurrent_holds_and_captures_on_one_wallet(ledger_engine):
+def test_concurrent_holds_and_captures_on_one_wallet():
     buyer = make_wallet(balance=100)
     seller = make_wallet()
 

@@ -13,7 +13,7 @@ from wallets.services import accounts, postings
 from wallets.services.adjustments import wallet_adjust
 from wallets.services.holds import Payee
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_engine")]
+pytestmark = pytest.mark.django_db
 D = Decimal
 
 
@@ -157,7 +157,6 @@ def test_bad_amounts_are_refused_not_rounded(currency, amount, operation):
     assert_refused(ErrorCode.VALIDATION_ERROR, calls[operation], wallet, other)
 
 
-@pytest.mark.postgres_only  # SQLite keeps 15 significant digits; the quick start is not for such sums
 def test_usdc_keeps_six_decimals_exactly():
     wallet = make_wallet(currency="USDC")
 

@@ -6,7 +6,7 @@ from tests.webuddy.helpers import create_user, funded_user
 from wallets.models import Account
 from wallets.selectors import _statement_page, wallet_history, wallet_statement
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres_only]
+pytestmark = pytest.mark.django_db
 
 
 def test_the_written_out_page_is_the_orm_statement_page(webuddy_client):

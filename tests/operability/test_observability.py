@@ -97,7 +97,6 @@ def test_metrics_are_only_for_the_allowed_addresses(settings):
     assert APIClient().get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 404
 
 
-@pytest.mark.postgres_only  # committed for real: SQLite's shared in-memory test database locks against the job threads
 @pytest.mark.django_db(transaction=True)
 def test_postings_refusals_and_request_latency_are_counted(webuddy_client):
     before = {
@@ -159,7 +158,6 @@ def test_gateway_calls_are_timed_and_their_failures_counted(settings):
     assert sample("wallet_gateway_call_errors_total", **labels, error="unavailable") == before[1] + 1
 
 
-@pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_the_job_queue_depth_and_age_are_read_from_the_database():
     from django.db import connection
@@ -192,7 +190,26 @@ def test_readyz_is_ok_when_migrated():
     assert APIClient().get("/healthz").json() == {"status": "ok"}
 
 
-def test_readyz_is_503_on_a_database_with_migrations_missing(tmp_path):
+@pytest.fixture
+def empty_database():
+    """A database with nothing migrated, on the test server (dropped after)."""
+    from django.db import connection
+
+    from tests.events.conftest import _database_url
+
+    name = f"{connection.settings_dict['NAME']}_empty"
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _database_url().rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.django_db(transaction=True)  # CREATE DATABASE cannot run inside a transaction
+def test_readyz_is_503_on_a_database_with_migrations_missing(empty_database):
     """A new release started before `migrate`: alive (healthz) but not ready (readyz)."""
     script = (
         "import django, json; django.setup()\n"
@@ -202,7 +219,7 @@ def test_readyz_is_503_on_a_database_with_migrations_missing(tmp_path):
         "print(json.dumps([r.status_code, r.json(), h.status_code]))\n"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}", "LOG_LEVEL": "ERROR"}
+           "DATABASE_URL": empty_database, "LOG_LEVEL": "ERROR"}
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     ready_status, ready, health_status = json.loads(result.stdout.strip().splitlines()[-1])

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.db import connection
 from django.utils import timezone
 
 from bench.gateway_double import Double, serve
@@ -34,7 +33,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_sigterm_lets_a_request_in_flight_finish(webuddy_client):
     """A manual payout is inside its bank call when the server is told to stop: the server stops
@@ -107,13 +105,11 @@ PRODUCTION = {
 
 def run_check(**extra) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS"}}
-    env.update(PRODUCTION, DATABASE_URL=_url_for_check(), **extra)
+    env.update(PRODUCTION, DATABASE_URL=_database_url(), **extra)
     return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
-def _url_for_check() -> str:
-    return _database_url() if connection.vendor == "postgresql" else f"sqlite:///{ROOT / 'var' / 'check-deploy.sqlite3'}"
 
 
 @pytest.mark.django_db

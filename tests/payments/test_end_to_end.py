@@ -9,7 +9,7 @@ from bench.gateway_double import DEFAULTS, Double, serve
 from tests.factories import make_api_key
 from tests.invariants import assert_ledger_invariants
 
-pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

@@ -160,7 +160,6 @@ def test_a_listing_that_lags_without_the_fetched_payment_claims_nothing_and_flag
     assert razorpay.captures == ["pay_P2"] and wallet(client, user)["balance"] == 500
 
 
-@pytest.mark.postgres_only
 def test_an_authorized_payment_webhook_queues_a_capture_that_captures_it_once(live, http, client, razorpay):
     from tests.events.test_jobs import queued
     from tests.payments.conftest import razorpay_webhook
@@ -192,7 +191,6 @@ def test_the_order_asks_razorpay_to_leave_the_capture_to_us(live, http, client):
     assert sent_json(create)["payment"] == {"capture": "manual"}
 
 
-@pytest.mark.postgres_only
 @pytest.mark.races
 @pytest.mark.django_db(transaction=True)
 def test_many_payments_claiming_at_once_leave_one_holder(live, http, client):
@@ -271,7 +269,6 @@ def test_a_payment_captured_by_razorpay_itself_while_another_holds_the_claim_is_
     assert wallet(client, user)["balance"] == 500
 
 
-@pytest.mark.postgres_only
 @pytest.mark.races
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("held", ["before_capture", "after_capture"])

@@ -29,7 +29,7 @@ from wallets.models import Account, IdempotencyRecord, Recharge
 from wallets.selectors import system_account_balance
 from wallets.services import recharges
 
-pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal
 
 # What the test gateway saw at each call: (kind, idempotency key, in a transaction, locks held).

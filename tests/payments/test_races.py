@@ -11,7 +11,7 @@ from tests.payments.conftest import razorpay_webhook
 from tests.payments.test_razorpay import captured_event, checkout_signature, start_recharge, wallet
 from wallets.models import Entry, GatewayEvent, Recharge
 
-pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True), pytest.mark.races]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.races]
 D = Decimal
 
 

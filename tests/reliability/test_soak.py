@@ -14,7 +14,6 @@ import pytest
 from bench.pgcluster import pg_bin_dir, pgbouncer_binary
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.postgres_only
 
 
 def _soak(tmp_path, seconds: int, *options: str) -> dict:

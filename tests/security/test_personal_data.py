@@ -139,7 +139,6 @@ def test_generate_prints_a_usable_key():
     assert Fernet(key.encode()).decrypt(Fernet(key.encode()).encrypt(b"x")) == b"x"
 
 
-@pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_rotation_runs_beside_writers(webuddy_client, settings):
     """Experts add bank accounts while the rotation runs: nothing fails, nothing is left behind."""

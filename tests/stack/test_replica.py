@@ -22,7 +22,7 @@ from wallets import replica
 from wallets.models import Account, Entry, Event
 from wallets.services import accounts, postings
 
-pytestmark = [pytest.mark.stack, pytest.mark.postgres_only,
+pytestmark = [pytest.mark.stack,
               pytest.mark.django_db(transaction=True, databases=["default", "replica"])]
 
 ENTRIES = Entry._meta.db_table

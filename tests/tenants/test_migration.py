@@ -11,7 +11,7 @@ from wallets.models import Account, ApiKey, Escrow, Tenant, User
 from wallets.selectors import ledger_reconcile, system_account_balance
 from wallets.services import api_keys, postings
 
-pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal
 BEFORE = [("wallets", "0011_finance_group")]
 

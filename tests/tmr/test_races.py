@@ -9,7 +9,7 @@ from tests.ledger.test_races import run_concurrently
 from tests.tmr.helpers import PASSWORD, charge, register
 from wallets.models import Account
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only, pytest.mark.races]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.races]
 
 
 def test_forty_concurrent_withdrawals_of_ten_from_a_hundred():

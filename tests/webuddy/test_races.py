@@ -9,7 +9,7 @@ from tests.invariants import assert_ledger_invariants
 from tests.ledger.test_races import run_concurrently
 from tests.webuddy.helpers import create_user, funded_user, num, wallet_of
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only, pytest.mark.races]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.races]
 
 
 def test_thirty_concurrent_session_starts_on_a_balance_that_covers_ten():

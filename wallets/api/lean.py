@@ -170,8 +170,8 @@ def _columns(model, alias: str) -> tuple[list[str], str]:
 
 
 def _converters(model) -> list[tuple[int, object, list]]:
-    """What the ORM applies to each column on the way in (the backend's, then the field's own: UUIDs
-    and decimals on SQLite, JSON everywhere), as its compiler does."""
+    """What the ORM applies to each column on the way in (the backend's, then the field's own: JSON,
+    for one), as its compiler does."""
     out = []
     for i, field in enumerate(model._meta.concrete_fields):
         column = field.get_col(model._meta.db_table)
@@ -186,10 +186,9 @@ _CONVERTERS: dict = {}
 
 def _model(model, names: list[str], values) -> object:
     """A model instance from a row of all its concrete fields, converted as the ORM converts them."""
-    key = (connection.vendor, model)
-    converters = _CONVERTERS.get(key)
+    converters = _CONVERTERS.get(model)
     if converters is None:
-        converters = _CONVERTERS[key] = _converters(model)
+        converters = _CONVERTERS[model] = _converters(model)
     if converters:
         values = list(values)
         for i, column, functions in converters:
@@ -199,7 +198,7 @@ def _model(model, names: list[str], values) -> object:
 
 
 def _db_id(value: uuid.UUID):
-    """A UUID as the database takes it (a uuid column here, 32 hex digits on SQLite)."""
+    """A UUID as the database takes it."""
     return User._meta.pk.get_db_prep_value(value, connection)
 
 

@@ -1,11 +1,9 @@
-"""Months of the ledger (PostgreSQL): entries are partitioned by UTC month (migration 0025).
+"""Months of the ledger: entries are partitioned by UTC month (migration 0025).
 
 Partitions are made ahead of time (`entry_partitions_ensure`, daily by a periodic job); a month that
 is over may be archived (`ledger_month_archive`): its partition is detached from `wallets_entry` and
 kept, append-only, as a table of its own for export, and what its entries added up to per account
 is kept in `ArchivedBalance` as opening balances, which `reconcile` and point-in-time balances add.
-
-SQLite (the quick start) has no partitions: nothing is made there and archiving is refused.
 """
 from datetime import date, timedelta
 
@@ -35,8 +33,6 @@ def entry_partitions_ensure(*, since: date | None = None, months_ahead: int = MO
     """Make the monthly partitions of entries from `since` (default: this month) up to `months_ahead`
     months from now (or up to the month of `until`), each in a transaction of its own; those that
     exist are left as they are. Returns the names of the partitions made."""
-    if connection.vendor != "postgresql":
-        return []
     this_month = timezone.now().date().replace(day=1)
     month = (since or this_month).replace(day=1)
     last = until.replace(day=1) if until is not None else _add_months(this_month, months_ahead)
@@ -61,8 +57,6 @@ def ledger_month_archive(*, month: str) -> LedgerArchive:
     entry is older than it (months are archived oldest first, so every archived entry is older
     than every live one)."""
     start, end = parse_month(month)
-    if connection.vendor != "postgresql":
-        raise DomainError(ErrorCode.VALIDATION_ERROR, "Archiving needs PostgreSQL (entries partitioned by month).")
     this_month = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     if end > this_month:
         raise DomainError(ErrorCode.MONTH_NOT_ENDED, f"Only months before the current one may be archived, not {month}.")

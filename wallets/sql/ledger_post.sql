@@ -7,8 +7,8 @@
 -- must name system accounts of their currency; every account must belong to one tenant. A refusal
 -- returns `o_error` and writes nothing; otherwise the transaction, its entries and the new cached
 -- balances are written, and the new balances returned, with the wallets a low-balance monitor watches.
--- The Python engine in `wallets.ledger` applies the same rules on SQLite. Migrations load this file;
--- a test checks the database holds this text.
+-- It is the one posting engine (`wallets.ledger.post` calls it). Migrations load this file; a test
+-- checks the database holds this text.
 CREATE OR REPLACE FUNCTION ledger_post(
     p jsonb,
     OUT o_error text, OUT o_created_at timestamptz,

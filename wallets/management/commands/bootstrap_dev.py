@@ -26,7 +26,7 @@ from wallets.services.users import user_create
 
 DEMO_EARNINGS = Decimal(1200)
 
-CREDENTIALS = settings.BASE_DIR / "var" / "dev-credentials.json"
+CREDENTIALS = settings.QUICK_START_DIR / "dev-credentials.json"
 
 
 class Command(BaseCommand):
@@ -74,14 +74,14 @@ class Command(BaseCommand):
             "\n".join(
                 [
                     "",
-                    "Wallet service (local quick start, SQLite)",
+                    "Wallet service (local quick start)",
                     f"  Admin:    {address}/admin/   user: {saved['admin_username']}   password: {saved['admin_password']}",
                     f"  Back office as Finance staff: {address}/admin/   user: finance   password: {saved['finance_password']}",
                     f"  API docs: {address}/api/docs/",
                     f"  Health:   {address}/healthz",
                     f"  WeBuddy API key (tenant webuddy, for /v1): {saved['webuddy_key']}",
                     f"  TMR Land API key (tenant tmr, for escrow calls): {saved['tmr_key']}",
-                    "  Keys and login are kept in var/dev-credentials.json; the README walks through both APIs.",
+                    f"  Keys and logins are kept in {CREDENTIALS}; the README walks through both APIs. Ctrl-C stops.",
                     "",
                 ]
             )

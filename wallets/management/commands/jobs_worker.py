@@ -2,7 +2,7 @@
 outlives a restart of its database (`wallets.jobs.worker_run`)."""
 import asyncio
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from wallets import jobs
 
@@ -16,6 +16,4 @@ class Command(BaseCommand):
                             help="seconds between looks for new jobs when no notification came (default 5)")
 
     def handle(self, *args, concurrency, fetch_job_polling_interval, **options):
-        if not jobs.engine_available():
-            raise CommandError("Job workers need PostgreSQL (DATABASE_URL); the SQLite quick start runs jobs in the server.")
         asyncio.run(jobs.worker_run(concurrency=concurrency, fetch_job_polling_interval=fetch_job_polling_interval))
