@@ -79,6 +79,10 @@ def test_the_quick_start_runs_on_its_own_postgresql_and_survives_a_kill(receiver
             assert (recharged.status_code, recharged.json()["wallet"]["balance"]) == (201, 50)
             wait_until(lambda: len(receiver.received) >= 1, 60, "the event, delivered by the quick start's worker")
             assert [body["type"] for body in receiver.bodies()] == ["recharge.succeeded"]
+            again = Devserver(var, _free_port())  # a second quick start on the same directory is refused
+            assert again.process.wait(timeout=60) != 0
+            again.reader.join(timeout=10)
+            assert "already runs" in "".join(again.lines) and _up(base)
         finally:
             assert first.interrupt() == 0
         server = LocalServer(var / "postgres")

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import dj_database_url
 from django.conf import settings
@@ -34,6 +35,7 @@ class Command(BaseCommand):
             raise CommandError("devserver is the quick start's (DEBUG=1); production runs the Procfile's processes.")
         server = None
         env = {**os.environ}
+        _one_at_a_time(settings.QUICK_START_DIR / "devserver.pid")
         if not os.environ.get("DATABASE_URL"):
             server = LocalServer(settings.QUICK_START_DIR / "postgres")
             how = server.ensure()
@@ -72,6 +74,31 @@ class Command(BaseCommand):
             if server is not None:
                 server.stop()
                 self.stdout.write(f"Stopped. PostgreSQL's data stays in {server.dir} for the next run.")
+            (settings.QUICK_START_DIR / "devserver.pid").unlink(missing_ok=True)
+
+
+def _one_at_a_time(lock: Path) -> None:
+    """One quick start per directory: a second would share (and, when it stops, stop) the first
+    one's PostgreSQL. A lock left by a run that was killed names a process that is gone."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    if lock.exists():
+        text = lock.read_text().strip()
+        pid = int(text) if text.isdigit() else 0
+        if pid and pid != os.getpid() and _alive(pid):
+            raise CommandError(f"a quick start already runs from {lock.parent} (process {pid}); stop it first "
+                               f"(Ctrl-C in its terminal, or kill {pid})")
+    lock.write_text(f"{os.getpid()}\n")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    return not cmdline.exists() or b"devserver" in cmdline.read_bytes()  # a pid reused by another program is no lock
 
 
 def _die_with_parent() -> None:
