@@ -51,4 +51,5 @@ suite:
 	$(PY) -m bench.stack -- $(PY) -m pytest -q -p no:cacheprovider --reuse-db -m "stack or races" $(PYTEST_ARGS)
 
 clean:
+	@test -x $(PY) && test -d var/postgres/data && $(PY) -c "from pathlib import Path; from config.localdb import LocalServer; LocalServer(Path('var/postgres')).stop()" || true
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import requests
 
 from config.localdb import LocalServer
@@ -46,12 +47,11 @@ class Devserver:
         return found[0]
 
     def interrupt(self) -> int:
-        """Ctrl-C: it stops its web server, worker and PostgreSQL."""
+        """Ctrl-C: it stops its web server, worker and PostgreSQL (and says so); its exit status."""
         self.process.send_signal(signal.SIGINT)
         self.process.wait(timeout=60)
         self.reader.join(timeout=10)
-        assert any("Stopped." in line for line in self.lines), "".join(self.lines)[-3000:]
-        return self.process.returncode
+        return self.process.returncode if any("Stopped." in line for line in self.lines) else -1
 
     def kill(self) -> None:
         self.process.kill()
@@ -63,49 +63,61 @@ def test_the_quick_start_runs_on_its_own_postgresql_and_survives_a_kill(receiver
         var = Path(tmp) / "var"
         var.mkdir()
         os.chmod(tmp, 0o755)  # as root the server runs as another user, who must reach var/postgres
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        first = Devserver(var, port)
-        try:
-            assert "(made and started)" in first.said("PostgreSQL in")
-            wait_until(lambda: _up(base), 120, "the quick-start server")
-            key = json.loads((var / "dev-credentials.json").read_text())["webuddy_key"]
-            api = requests.Session()
-            api.headers["Authorization"] = f"Api-Key {key}"
-            assert api.post(f"{base}/v1/webhook-endpoints", json={"url": receiver.url}).status_code == 201
-            user = api.post(f"{base}/v1/users", json={"phoneNumber": "+919876500001"}).json()
-            recharged = api.post(f"{base}/v1/wallet/recharge",
-                                 json={"userId": user["id"], "amount": 50, "paymentMethod": "RAZORPAY"})
-            assert (recharged.status_code, recharged.json()["wallet"]["balance"]) == (201, 50)
-            wait_until(lambda: len(receiver.received) >= 1, 60, "the event, delivered by the quick start's worker")
-            assert [body["type"] for body in receiver.bodies()] == ["recharge.succeeded"]
-            again = Devserver(var, _free_port())  # a second quick start on the same directory is refused
-            assert again.process.wait(timeout=60) != 0
-            again.reader.join(timeout=10)
-            assert "already runs" in "".join(again.lines) and _up(base)
-        finally:
-            assert first.interrupt() == 0
         server = LocalServer(var / "postgres")
-        assert not server.running()
-
-        second = Devserver(var, port)
         try:
-            assert "(started)" in second.said("PostgreSQL in")
-            wait_until(lambda: _up(base), 120, "the quick-start server, again")
-            assert api.get(f"{base}/v1/users/{user['id']}").json()["wallet"]["balance"] == 50
+            _three_runs(var, server, receiver)
         finally:
-            second.kill()  # SIGKILL: nothing of it runs its clean-up
-        assert server.running()  # its PostgreSQL was left running
-        wait_until(lambda: not _up(base), 30, "the killed run's web server to go with it")
+            server.destroy()  # whatever failed, no server is left serving a deleted directory
 
-        third = Devserver(var, port)
-        try:
-            assert "already running: reused" in third.said("PostgreSQL in")
-            wait_until(lambda: _up(base), 120, "the quick-start server after a kill")
-            assert api.get(f"{base}/v1/users/{user['id']}").json()["wallet"]["balance"] == 50
-        finally:
-            assert third.interrupt() == 0
-        assert not server.running()
+
+def _three_runs(var: Path, server: LocalServer, receiver) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    first = Devserver(var, port)
+    try:
+        assert "(made and started)" in first.said("PostgreSQL in")
+        wait_until(lambda: _up(base), 120, "the quick-start server")
+        key = json.loads((var / "dev-credentials.json").read_text())["webuddy_key"]
+        api = requests.Session()
+        api.headers["Authorization"] = f"Api-Key {key}"
+        assert api.post(f"{base}/v1/webhook-endpoints", json={"url": receiver.url}).status_code == 201
+        user = api.post(f"{base}/v1/users", json={"phoneNumber": "+919876500001"}).json()
+        recharged = api.post(f"{base}/v1/wallet/recharge",
+                             json={"userId": user["id"], "amount": 50, "paymentMethod": "RAZORPAY"})
+        assert (recharged.status_code, recharged.json()["wallet"]["balance"]) == (201, 50)
+        wait_until(lambda: len(receiver.received) >= 1, 60, "the event, delivered by the quick start's worker")
+        assert [body["type"] for body in receiver.bodies()] == ["recharge.succeeded"]
+        again = Devserver(var, _free_port())  # a second quick start on the same directory is refused
+        assert again.process.wait(timeout=60) != 0
+        again.reader.join(timeout=10)
+        assert "already runs" in "".join(again.lines) and _up(base)
+    finally:
+        stopped = first.interrupt()
+    assert stopped == 0 and not server.running()
+
+    second = Devserver(var, port)
+    try:
+        assert "(started)" in second.said("PostgreSQL in")
+        wait_until(lambda: _up(base), 120, "the quick-start server, again")
+        assert api.get(f"{base}/v1/users/{user['id']}").json()["wallet"]["balance"] == 50
+        children = psutil.Process(second.process.pid).children(recursive=True)
+        assert len(children) >= 2  # the web server and the job worker
+    finally:
+        second.kill()  # SIGKILL: nothing of it runs its clean-up
+    assert server.running()  # its PostgreSQL was left running
+    wait_until(lambda: not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in children),
+               30, "the killed run's web server and worker to go with it")
+    (var / "postgres" / "port").write_text("1\n")  # and a port file that no longer says where it listens
+
+    third = Devserver(var, port)
+    try:
+        assert "already running: reused" in third.said("PostgreSQL in")
+        wait_until(lambda: _up(base), 120, "the quick-start server after a kill")
+        assert api.get(f"{base}/v1/users/{user['id']}").json()["wallet"]["balance"] == 50
+        assert server.port != 1
+    finally:
+        stopped = third.interrupt()
+    assert stopped == 0 and not server.running()
 
 
 def _up(base: str) -> bool:

@@ -8,6 +8,7 @@ and the Procfile's two processes: the web server (Django's) and a job worker
 SIGTERM) stops both and the server it started. DEBUG only.
 """
 import ctypes
+import fcntl
 import os
 import signal
 import subprocess
@@ -21,7 +22,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from config.localdb import LocalServer
+from config.localdb import LocalServer, ServerError
 
 
 class Command(BaseCommand):
@@ -33,72 +34,84 @@ class Command(BaseCommand):
     def handle(self, *args, addrport, **options):
         if not settings.DEBUG:
             raise CommandError("devserver is the quick start's (DEBUG=1); production runs the Procfile's processes.")
+        lock = _one_at_a_time(settings.QUICK_START_DIR / "devserver.lock")
         server = None
         env = {**os.environ}
-        _one_at_a_time(settings.QUICK_START_DIR / "devserver.pid")
-        if not os.environ.get("DATABASE_URL"):
-            server = LocalServer(settings.QUICK_START_DIR / "postgres")
-            how = server.ensure()
-            said = {"made": "made and started", "started": "started", "reused": "already running: reused"}[how]
-            self.stdout.write(f"PostgreSQL in {server.dir} ({said}), {server.url()}")
-            env["DATABASE_URL"] = server.url()
-            _point_at(server.url())
-        stopping = []
+        processes: dict[str, subprocess.Popen] = {}
+        stopping: list[int] = []
+
+        def interrupted(signum, frame):
+            if not processes:  # still setting up: stop now (a migration in flight rolls back)
+                raise KeyboardInterrupt
+            stopping.append(signum)
+
         for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stopping.append(True))
-        processes = []
+            signal.signal(signum, interrupted)
         try:
+            if not os.environ.get("DATABASE_URL"):
+                server = LocalServer(settings.QUICK_START_DIR / "postgres")
+                try:
+                    how = server.ensure()
+                except ServerError as exc:
+                    raise CommandError(str(exc)) from None
+                said = {"made": "made and started", "started": "started", "reused": "already running: reused"}[how]
+                self.stdout.write(f"PostgreSQL in {server.dir} ({said}), {server.url()}")
+                env["DATABASE_URL"] = server.url()
+                _point_at(server.url())
             call_command("migrate", "--noinput", verbosity=0)
             call_command("bootstrap_dev", "--address", f"http://{addrport}")
             connections.close_all()
             manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
             # Each in a process group of its own, stopped by us; and stopped by the kernel if we are killed.
             started = {"env": env, "start_new_session": True, "preexec_fn": _die_with_parent}
-            processes = [
-                subprocess.Popen([*manage, "runserver", "--noreload", addrport], **started),
-                subprocess.Popen([*manage, "jobs_worker", "--concurrency", "2"], **started),
-            ]
-            while not stopping and all(process.poll() is None for process in processes):
+            processes["web server"] = subprocess.Popen([*manage, "runserver", "--noreload", addrport], **started)
+            processes["job worker"] = subprocess.Popen([*manage, "jobs_worker", "--concurrency", "2"], **started)
+            while not stopping:
+                ended = [(name, p.returncode) for name, p in processes.items() if p.poll() is not None]
+                if ended:
+                    name, code = ended[0]
+                    raise CommandError(f"the {name} stopped (exit {code}); the quick start stops with it")
                 time.sleep(0.3)
-            if not stopping:
-                raise CommandError("a process of the quick start stopped; the others are stopped too")
+        except KeyboardInterrupt:
+            pass
         finally:
-            for process in processes:
+            for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the clean-up short
+                signal.signal(signum, signal.SIG_IGN)
+            for process in processes.values():
                 _stop(process, signal.SIGTERM)
-            for process in processes:
+            for process in processes.values():
                 try:
                     process.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     _stop(process, signal.SIGKILL)
                     process.wait()
             if server is not None:
-                server.stop()
-                self.stdout.write(f"Stopped. PostgreSQL's data stays in {server.dir} for the next run.")
-            (settings.QUICK_START_DIR / "devserver.pid").unlink(missing_ok=True)
+                if server.stop():
+                    self.stdout.write(f"Stopped. PostgreSQL's data stays in {server.dir} for the next run.")
+                else:
+                    self.stderr.write(f"PostgreSQL did not stop; its log: {server.log}")
+            lock.close()
 
 
-def _one_at_a_time(lock: Path) -> None:
-    """One quick start per directory: a second would share (and, when it stops, stop) the first
-    one's PostgreSQL. A lock left by a run that was killed names a process that is gone."""
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    if lock.exists():
-        text = lock.read_text().strip()
-        pid = int(text) if text.isdigit() else 0
-        if pid and pid != os.getpid() and _alive(pid):
-            raise CommandError(f"a quick start already runs from {lock.parent} (process {pid}); stop it first "
-                               f"(Ctrl-C in its terminal, or kill {pid})")
-    lock.write_text(f"{os.getpid()}\n")
-
-
-def _alive(pid: int) -> bool:
+def _one_at_a_time(path: Path):
+    """One quick start per directory: a second one would share the first's PostgreSQL (and stop it
+    when it stops). An exclusive lock on a file, held while this process lives: the kernel lets go
+    of it however the process ends, a SIGKILL included. Returns the open file that holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    held = path.open("a+")
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    return not cmdline.exists() or b"devserver" in cmdline.read_bytes()  # a pid reused by another program is no lock
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        held.seek(0)
+        owner = held.read().strip() or "another process"
+        held.close()
+        raise CommandError(f"a quick start already runs from {path.parent} (process {owner}); stop it first "
+                           "(Ctrl-C in its terminal)") from None
+    held.seek(0)
+    held.truncate()
+    held.write(f"{os.getpid()}\n")
+    held.flush()
+    return held
 
 
 def _die_with_parent() -> None:
