@@ -304,9 +304,9 @@ PLATFORM_FEE_PERCENT = env_decimal("PLATFORM_FEE_PERCENT", "10")
 # that no single row is touched by every posting.
 LEDGER_SYSTEM_STRIPES = env_int("LEDGER_SYSTEM_STRIPES", 8)
 IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24)
-# How long a request with an Idempotency-Key holds its key; a retry after that resumes its work.
 # Outside calls (payment gateways) give up after this many seconds.
 GATEWAY_TIMEOUT_SECONDS = env_int("GATEWAY_TIMEOUT_SECONDS", 10)
+# How long a request with an Idempotency-Key holds its key; a retry after that resumes its work.
 IDEMPOTENCY_LEASE_SECONDS = env_int("IDEMPOTENCY_LEASE_SECONDS", max(60, 3 * GATEWAY_TIMEOUT_SECONDS))
 # Events for client backends: how long they are kept for the catch-up API, and their deliveries.
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 30)

@@ -36,7 +36,7 @@ from wallets.gateways import (
     gateway_for,
     live,
 )
-from wallets.models import Account, Entry, Hold, JournalTransaction, Tenant
+from wallets.models import Account, Entry, GatewayEvent, Hold, JournalTransaction, Tenant
 from wallets.money import parse_amount
 from wallets.recovery import ANSWERED, NO_RECOVERY, RECORDED, SUBMITTING, no_transaction_open
 from wallets.services import holds
@@ -206,9 +206,9 @@ def payout_apply_status(*, payout_id, answer: GatewayPayout, reversed_amount: De
     else:
         payout = payout_mark_processing(payout_id=payout_id, provider_payout_id=answer.provider_payout_id)
     if (payout.status, payout.reversed_amount) != before:
-        return payout, "applied"
+        return payout, GatewayEvent.Outcome.APPLIED
     contradicted = answer.status in ("paid", "reversed") and payout.status in (Payout.Status.FAILED, Payout.Status.CANCELLED)
-    return payout, "conflict" if contradicted else "ignored"
+    return payout, GatewayEvent.Outcome.CONFLICT if contradicted else GatewayEvent.Outcome.IGNORED
 
 
 def payout_reverse(*, payout_id, reversed_total: Decimal | None, provider_payout_id: str | None = None) -> Payout:

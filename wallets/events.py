@@ -14,7 +14,6 @@ tenant's webhook endpoints and delivered, signed, at least once.
 import hashlib
 import hmac
 import ipaddress
-import json
 import logging
 import secrets
 import socket
@@ -485,6 +484,3 @@ def events_after(*, tenant: Tenant, after=None, limit: int = 20) -> tuple[list[E
     return found[:limit], len(found) > limit
 
 
-def parse_envelope(body: bytes):
-    """The JSON of a delivered envelope (for receivers and tests)."""
-    return json.loads(body)

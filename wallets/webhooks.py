@@ -102,9 +102,9 @@ def _apply_to_recharge(method: str, payment: GatewayPayment) -> Handled:
         return Handled(Outcome.UNKNOWN, detail=f"no recharge for order {payment.provider_order_id}")
     outcome = recharge_apply_payment(recharge=recharge, payment=payment)
     detail = ""
-    if outcome == "mismatch":
+    if outcome == Outcome.MISMATCH:
         detail = f"paid {payment.amount} {payment.currency}, the recharge is {recharge.amount} {recharge.currency}"
-    elif outcome == "conflict":
+    elif outcome == Outcome.CONFLICT:
         paid_by = Recharge.objects.values_list("provider_payment_id", flat=True).get(pk=recharge.pk)
         detail = f"{payment.provider_payment_id}: {payment.status}, the recharge was paid by {paid_by}"
     return Handled(outcome, "recharge", str(recharge.id), detail)

@@ -26,7 +26,7 @@ TAGS = ["WeBuddy: payment provider webhooks"]
 
 class WebhookOut(serializers.Serializer):
     status = serializers.ChoiceField(
-        choices=["applied", "replayed", "ignored", "unknown", "mismatch", "conflict"],
+        choices=[*GatewayEvent.Outcome.values, "replayed"],
         help_text="What was done: applied; a replay of an event already recorded; nothing to change; not ours "
         "(recorded for finance); money of another amount or currency (not credited, recorded for finance); "
         "a second payment of something already paid, or a state the provider contradicts (recorded for finance).",

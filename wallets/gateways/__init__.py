@@ -38,7 +38,7 @@ class GatewayOrder:
 
 @dataclass(frozen=True)
 class GatewayPayout:
-    status: str  # "paid" | "processing" | "failed"
+    status: str  # "paid" | "processing" | "failed" | "reversed"
     provider_payout_id: str | None
     failure_reason: str = ""
 

@@ -1,5 +1,7 @@
-"""Writes to the core: one function per state change, each one transaction (hold services work in
-their caller's), keyword-only arguments, a `DomainError` on any refusal with every balance as it was.
+"""Writes to the core: one function per state change, keyword-only arguments, a `DomainError` on any
+refusal with every balance as it was. Each runs in one transaction of its own (hold services in their
+caller's), except where it calls out or works in steps: a recharge's phases each commit on their own
+around the gateway call, and each month's partition is made in a transaction of its own.
 
 - `users`: WeBuddy and TMR Land users (with their first wallet) and the login throttle
 - `api_keys`: a tenant's credentials

@@ -155,28 +155,28 @@ def recharge_apply_payment(*, recharge: Recharge, payment: GatewayPayment) -> st
         if not _payment_matches(recharge, payment):
             logger.error("recharge %s: %s paid %s %s, not %s %s", recharge.id, payment.provider_payment_id,
                          payment.amount, payment.currency, recharge.amount, recharge.currency)
-            return "mismatch"
+            return Outcome.MISMATCH
         if recharge.status == Recharge.Status.SUCCEEDED:
-            return _second_payment(recharge, payment) or "ignored"
+            return _second_payment(recharge, payment) or Outcome.IGNORED
         # `recharge` may be stale: the one that paid is decided under the row lock, in recharge_confirm.
         confirmed = recharge_confirm(recharge_id=recharge.id, provider_payment_id=payment.provider_payment_id)
-        return _second_payment(confirmed, payment) or "applied"
+        return _second_payment(confirmed, payment) or Outcome.APPLIED
     if payment.status == "failed":
         if recharge.status != Recharge.Status.PENDING:
-            return "ignored"
+            return Outcome.IGNORED
         recharge_fail(recharge_id=recharge.id, reason=payment.failure_reason or "the payment failed")
-        return "applied"
-    return "ignored"
+        return Outcome.APPLIED
+    return Outcome.IGNORED
 
 
-def _second_payment(recharge: Recharge, payment: GatewayPayment) -> str | None:
+def _second_payment(recharge: Recharge, payment: GatewayPayment) -> Outcome | None:
     """`conflict` when a recharge was paid by another payment than this one: this one is not credited
     (finance refunds it)."""
     if recharge.provider_payment_id in (None, payment.provider_payment_id):
         return None
     logger.error("recharge %s was paid by %s and again by %s", recharge.id, recharge.provider_payment_id,
                  payment.provider_payment_id)
-    return "conflict"
+    return Outcome.CONFLICT
 
 
 def recharge_verify_razorpay(*, tenant: Tenant, recharge_id, order_id, payment_id, signature) -> Recharge:
@@ -276,7 +276,7 @@ def recharge_capture(*, recharge_id) -> str:
     webhook queues): at most one captured, as `_razorpay_settle` says."""
     recharge = Recharge.objects.select_related("account").get(pk=recharge_id)
     if not live() or recharge.payment_method != Recharge.Method.RAZORPAY or not recharge.provider_order_id:
-        return "ignored"
+        return Outcome.IGNORED
     no_transaction_open()
     return _razorpay_settle(recharge, gateway_for(Recharge.Method.RAZORPAY))
 
@@ -315,7 +315,7 @@ def _razorpay_settle(recharge: Recharge, gateway, *, candidate: GatewayPayment |
     for payment in captured:
         if payment.status == "captured":
             result = _settled(recharge, payment)
-            outcome = "applied" if "applied" in (result, outcome) else result
+            outcome = Outcome.APPLIED if Outcome.APPLIED in (result, outcome) else result
     taken = {payment.provider_payment_id for payment in captured if payment.status == "captured"}
     paid = Recharge.objects.filter(pk=recharge.pk, status=Recharge.Status.SUCCEEDED).exists()
     for payment in authorized:
@@ -411,7 +411,7 @@ def _sync_one(recharge: Recharge) -> str:
 def _settled(recharge: Recharge, payment: GatewayPayment) -> str:
     """A payment the sync found, applied; one finance must look at is recorded like a webhook event."""
     outcome = recharge_apply_payment(recharge=Recharge.objects.get(pk=recharge.pk), payment=payment)
-    if outcome in ("mismatch", "conflict"):
+    if outcome in (Outcome.MISMATCH, Outcome.CONFLICT):
         _for_finance(recharge, payment, outcome, "sync", f"{payment.amount} {payment.currency} {payment.status}")
     return outcome
 
