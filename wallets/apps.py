@@ -30,6 +30,11 @@ class WalletsConfig(AppConfig):
         # After every migrate and flush, so the tenants and their system accounts' stable ids resolve.
         post_migrate.connect(_ensure_tenants_and_system_accounts, sender=self)
         from wallets import checks  # noqa: F401  (registers the payments settings check)
+        from wallets import ledger, metrics, monitors
+
+        # What follows a posting hangs on the ledger, which imports none of it.
+        ledger.after_posting(metrics.posting_counted)
+        ledger.after_posting(monitors.posting_watched)
         from wallets.api import (  # noqa: F401  (register how events render their objects)
             schema,  # noqa: F401  (registers the OpenAPI auth extension)
             tmr,

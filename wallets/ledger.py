@@ -10,6 +10,7 @@ import json
 import random
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -19,7 +20,6 @@ from django.db import connection
 from uuid6 import uuid7
 
 from wallets.errors import DomainError, ErrorCode
-from wallets.metrics import posting_committed
 from wallets.models import Account, Entry, JournalTransaction
 from wallets.money import CURRENCIES, currency_exponent, decimal_places
 
@@ -167,12 +167,22 @@ def post(
         "created_by": created_by,
     }
     posted = _post_function(header, legs)
-    posting_committed(kind)
-    if posted.monitored:
-        from wallets.monitors import monitors_evaluate
-
-        monitors_evaluate(posted)
+    for listener in _after_posting:
+        listener(posted, kind)
     return posted
+
+
+# What else follows a posting (counting it, low-balance monitors) belongs to the modules above the
+# ledger: each registers a listener, which post() calls after every posting, in its transaction (a
+# listener that must wait for the commit asks for it itself), so the ledger imports none of them.
+_after_posting: list[Callable[["Posted", str], None]] = []
+
+
+def after_posting(listener: Callable[["Posted", str], None]) -> Callable[["Posted", str], None]:
+    """Register `listener(posted, kind)`, called after each posting in its transaction."""
+    if listener not in _after_posting:
+        _after_posting.append(listener)
+    return listener
 
 
 # PostgreSQL: one call of the ledger_post function.

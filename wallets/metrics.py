@@ -38,8 +38,9 @@ DELIVERIES = Counter(
 )
 
 
-def posting_committed(kind: str) -> None:
-    """Count a posting once its transaction commits (a rolled-back one never happened)."""
+def posting_counted(posted, kind: str) -> None:
+    """The ledger's listener: count a posting once its transaction commits (a rolled-back one never
+    happened)."""
     transaction.on_commit(lambda: POSTINGS.labels(kind).inc())
 
 

@@ -2,9 +2,10 @@
 monitor's amount, once, and again only after it has risen back to that amount or above.
 
 Every change of a balance goes through `wallets.ledger.post`, which locks the wallet rows it
-touches; when one of them is `monitored`, it calls `monitors_evaluate` in the same transaction, so
-monitors are read only for watched wallets and an edge is seen exactly once (postings of a wallet
-are serialized by its row lock). Creating and deleting a monitor takes the same lock.
+touches; when one of them is `monitored`, `monitors_evaluate` runs after it in the same transaction
+(a listener of the ledger's), so monitors are read only for watched wallets and an edge is seen
+exactly once (postings of a wallet are serialized by its row lock). Creating and deleting a monitor
+takes the same lock.
 """
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,6 +29,12 @@ class BalanceLow:
 
 def _fire(monitor: BalanceMonitor, available: Decimal) -> None:
     event_emit(tenant=monitor.tenant, type="wallet.balance_low", kind="balance_low", obj=BalanceLow(monitor, available))
+
+
+def posting_watched(posted, kind: str) -> None:
+    """The ledger's listener: evaluate the monitors of the watched wallets a posting touched."""
+    if posted.monitored:
+        monitors_evaluate(posted)
 
 
 def monitors_evaluate(posted) -> None:
