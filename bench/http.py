@@ -16,7 +16,10 @@ from bench.env import ROOT, django_env
 
 LUA = Path(__file__).resolve().parent / "lua"
 PORT = int(os.environ.get("BENCH_HTTP_PORT", "8089"))
-SCENARIOS = ["healthz", "session", "withdraw", "charge", "recharge", "escrow", "history", "payout"]
+# Each money scenario twice: as it is, and `_keyed`, with a fresh Idempotency-Key on every POST (what a
+# careful client sends), so the two are measured side by side in one run.
+KEYED = ["session", "withdraw", "charge", "recharge", "escrow", "payout"]
+SCENARIOS = ["healthz", "session", "withdraw", "charge", "recharge", "escrow", "history", "payout", *(f"{s}_keyed" for s in KEYED)]
 SCRIPTS = {"withdraw": "wallet_money", "charge": "wallet_money"}  # scenario -> its Lua script, when they differ
 # What each scenario's requests are, for the report.
 DESCRIPTIONS = {
@@ -29,6 +32,7 @@ DESCRIPTIONS = {
     "history": "WeBuddy history page (20 lines)",
     "payout": "WeBuddy manual payout to a bank account",
 }
+DESCRIPTIONS.update({f"{s}_keyed": f"{DESCRIPTIONS[s]}, a fresh Idempotency-Key on each POST" for s in KEYED})
 
 
 def prepare_data(users: int = 200) -> dict:
@@ -91,6 +95,7 @@ def _lua_list(values: list[str]) -> str:
 
 
 def _script(name: str, data: dict, workdir: Path) -> Path:
+    base = name.removesuffix("_keyed")
     header = {
         "session": f'users = {_lua_list(data["users"])}\nexperts = {_lua_list(data["experts"])}\nkey = "{data["webuddy_key"]}"\n',
         "withdraw": f'tokens = {_lua_list(data["tokens"])}\npath = "/api/v1/wallet/withdraw"\n',
@@ -106,9 +111,11 @@ def _script(name: str, data: dict, workdir: Path) -> Path:
             f'key = "{data["webuddy_key"]}"\n'
         ),
         "healthz": "",
-    }[name]
+    }[base]
+    if base != name:
+        header += f'keyed = true\nkeys = "{uuid.uuid4().hex[:10]}"\n'
     path = workdir / f"{name}.lua"
-    body = LUA / f"{SCRIPTS.get(name, name)}.lua"
+    body = LUA / f"{SCRIPTS.get(base, base)}.lua"
     path.write_text(header + (LUA / "common.lua").read_text() + body.read_text())
     return path
 

@@ -19,7 +19,7 @@ import uuid
 SCENARIOS = ["healthz", "withdraw", "charge", "session", "recharge", "escrow", "history", "payout"]
 
 
-def _environ(method: str, path: str, auth: str | None, body: dict | None) -> dict:
+def _environ(method: str, path: str, auth: str | None, body: dict | None, key: str | None = None) -> dict:
     raw = b"" if body is None else json.dumps(body).encode()
     path, _, query = path.partition("?")
     environ = {
@@ -32,16 +32,20 @@ def _environ(method: str, path: str, auth: str | None, body: dict | None) -> dic
         environ["CONTENT_TYPE"] = "application/json"
     if auth:
         environ["HTTP_AUTHORIZATION"] = auth
+    if key:
+        environ["HTTP_IDEMPOTENCY_KEY"] = key
     return environ
 
 
 class Caller:
-    def __init__(self, app):
+    def __init__(self, app, keyed: bool = False):
         self.app = app
+        self.keyed = keyed
 
     def __call__(self, method: str, path: str, auth: str | None = None, body: dict | None = None) -> tuple[int, bytes]:
         status: list = []
-        chunks = self.app(_environ(method, path, auth, body), lambda s, h, exc_info=None: status.append(s))
+        key = str(uuid.uuid4()) if self.keyed and method in ("POST", "PATCH") else None
+        chunks = self.app(_environ(method, path, auth, body, key), lambda s, h, exc_info=None: status.append(s))
         content = b"".join(chunks)
         if hasattr(chunks, "close"):
             chunks.close()
@@ -106,6 +110,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--top", type=int, default=25, help="functions to list (0: timings only)")
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
+    parser.add_argument("--keyed", action="store_true", help="a fresh Idempotency-Key on every POST")
     parser.add_argument("--no-setup", action="store_true", help="reuse the database of the last run")
     args = parser.parse_args()
 
@@ -128,7 +133,7 @@ def main() -> int:
         data = prepare_data(100)
         env.RESULTS.mkdir(parents=True, exist_ok=True)
         (env.RESULTS / "profile-data.json").write_text(json.dumps(data))
-    call = Caller(get_wsgi_application())
+    call = Caller(get_wsgi_application(), keyed=args.keyed)
     for name in args.scenarios or SCENARIOS:
         run(call, name, data, 20)  # warm: imports, connection, caches
         count, cpu, wall = run(call, name, data, args.requests)  # timed without the profiler's overhead

@@ -28,7 +28,8 @@ def machine() -> dict:
     }
 
 
-HTTP_MONEY = ("session", "withdraw", "charge", "recharge", "escrow", "history", "payout")
+HTTP_KEYED = ("session", "withdraw", "charge", "recharge", "escrow", "payout")
+HTTP_MONEY = ("session", "withdraw", "charge", "recharge", "escrow", "history", "payout", *(f"{s}_keyed" for s in HTTP_KEYED))
 HTTP_ALL = ("healthz", *HTTP_MONEY)
 
 
@@ -59,11 +60,16 @@ def targets(r: dict) -> list[dict]:
     for scenario in HTTP_MONEY:
         row = _g(r, "http", scenario, 16)
         if health and row:
-            ratio, p99 = row["requests_per_second"] / health, 50 if scenario == "withdraw" else 100
-            least = 0.45 if scenario == "withdraw" else 0.30
+            ratio, p99 = row["requests_per_second"] / health, 50 if scenario.startswith("withdraw") else 100
+            least = 0.45 if scenario.startswith("withdraw") else 0.30
             add(f"HTTP {scenario} at 16 connections vs /healthz", f"{ratio:.2f}x ({row['requests_per_second']:.0f} vs {health:.0f} req/s)", f">= {least:.2f}x", ratio >= least)
             add(f"HTTP {scenario} at 16 connections: p99", f"{row['p99_ms']} ms", f"<= {p99} ms", row["p99_ms"] <= p99)
             add(f"HTTP {scenario} at 16 connections: non-2xx", row["non_2xx"], "0", row["non_2xx"] == 0 and not row["socket_errors"])
+    for scenario in HTTP_KEYED:
+        plain, keyed = _g(r, "http", scenario, 16), _g(r, "http", f"{scenario}_keyed", 16)
+        if plain and keyed:
+            ratio = keyed["requests_per_second"] / plain["requests_per_second"]
+            add(f"HTTP {scenario} at 16 connections, keyed vs without a key", f"{ratio:.2f}x ({keyed['requests_per_second']:.0f} vs {plain['requests_per_second']:.0f} req/s)", ">= 0.90x", ratio >= 0.9)
     levels = _g(r, "growth", "levels") or {}
     if len(levels) >= 2:
         keys = sorted(levels, key=int)

@@ -38,7 +38,7 @@ from wallets.gateways import (
 )
 from wallets.models import Account, Entry, GatewayEvent, Hold, JournalTransaction, Tenant
 from wallets.money import parse_amount
-from wallets.recovery import ANSWERED, NO_RECOVERY, RECORDED, SUBMITTING, no_transaction_open
+from wallets.recovery import ANSWERED, NO_RECOVERY, RECORDED, SUBMITTING, calls_out, no_transaction_open
 from wallets.services import holds
 from wallets.services.holds import Payee
 from wallets.validation import invalid, parse_uuid
@@ -373,6 +373,7 @@ def _close_unpaid(*, payout: Payout, status: str, reason: str, provider_payout_i
     return payout
 
 
+@calls_out
 def payout_request_manual(
     *, tenant: Tenant, expert_id, amount, bank_account_id, payment_method, recovery=NO_RECOVERY
 ) -> Payout:
@@ -393,6 +394,7 @@ def payout_request_manual(
     return payout_execute(payout_id=payout_id, recovery=recovery)
 
 
+@calls_out
 def payout_request_monthly(
     *, tenant: Tenant, expert_id, month: str, threshold=None, payment_method: str = "RAZORPAY", recovery=NO_RECOVERY
 ):

@@ -47,3 +47,15 @@ def no_transaction_open() -> None:
     connection = transaction.get_connection()
     if any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks):
         raise RuntimeError("an outside call may not be made inside a database transaction")
+
+
+def calls_out(service):
+    """Mark a service that calls the outside world: it runs in phases that commit on their own (it
+    takes `recovery=`), so a request is never wrapped around it in one transaction. A view names the
+    service it calls (`service = ...`) and the request pipeline reads this mark from it."""
+    service.calls_out = True
+    return service
+
+
+def runs_in_phases(service) -> bool:
+    return getattr(service, "calls_out", False)

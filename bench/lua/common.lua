@@ -5,6 +5,13 @@ function setup(thread)
   thread:set("tid", thread_count)
 end
 
+-- A keyed scenario (keyed, keys: set by the benchmark) sends a fresh Idempotency-Key with every POST.
+local sent = 0
 function json_request(method, path, auth, body)
-  return wrk.format(method, path, {["Authorization"] = auth, ["Content-Type"] = "application/json"}, body)
+  local headers = {["Authorization"] = auth, ["Content-Type"] = "application/json"}
+  if keyed and method == "POST" then
+    sent = sent + 1
+    headers["Idempotency-Key"] = keys .. "-" .. tid .. "-" .. sent
+  end
+  return wrk.format(method, path, headers, body)
 end

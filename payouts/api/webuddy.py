@@ -72,7 +72,8 @@ COMMON = (
 
 
 class ManualPayoutView(WebuddyView):
-    calls_out = True  # the gateway is called between the payout's recorded and applied phases
+    service = staticmethod(services.payout_request_manual)  # calls the gateway between its phases
+
     @extend_schema(
         tags=TAGS,
         summary="Pay part of an expert's available balance to one of their bank accounts",
@@ -83,7 +84,7 @@ class ManualPayoutView(WebuddyView):
         data = ManualIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        payout = services.payout_request_manual(
+        payout = self.service(
             tenant=request_tenant(request),
             expert_id=_expert_id(v["expertId"]),
             amount=v["amount"],
@@ -95,7 +96,8 @@ class ManualPayoutView(WebuddyView):
 
 
 class MonthlyPayoutView(WebuddyView):
-    calls_out = True
+    service = staticmethod(services.payout_request_monthly)
+
     @extend_schema(
         tags=TAGS,
         summary="Pay an expert's balance earned up to the end of a month, if above the threshold",
@@ -110,7 +112,7 @@ class MonthlyPayoutView(WebuddyView):
         data = MonthlyIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        result = services.payout_request_monthly(
+        result = self.service(
             tenant=request_tenant(request),
             expert_id=_expert_id(v["expertId"]),
             month=v["month"],

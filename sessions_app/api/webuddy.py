@@ -6,10 +6,10 @@ from rest_framework.response import Response
 from sessions_app import services
 from sessions_app.models import ConsultationSession
 from sessions_app.selectors import session_find
-from wallets.api import lean
 from wallets.api.auth import request_tenant
 from wallets.api.base import WebuddyView
 from wallets.api.fields import AmountField, InputSerializer
+from wallets.api.rendering import iso_time, optional_time
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
 from wallets.errors import ErrorCode
 from wallets.events import event_renderer
@@ -65,7 +65,7 @@ def _expert_id(value):
 
 
 def render_session(session: ConsultationSession) -> dict:
-    """SessionOut's answer as a plain dict (tests/api/test_lean.py holds the two equal). The services
+    """SessionOut's answer as a plain dict (tests/api/test_renderers.py holds the two equal). The services
     return the session with its hold as it now stands."""
     c = session.currency
     return {
@@ -81,8 +81,8 @@ def render_session(session: ConsultationSession) -> dict:
         "chargedAmount": amount_out(session.charged_amount, c),
         "expertEarning": amount_out(session.expert_earning, c),
         "platformFee": amount_out(session.platform_fee, c),
-        "startedAt": lean.iso_time(session.started_at),
-        "endedAt": lean.optional_time(session.ended_at),
+        "startedAt": iso_time(session.started_at),
+        "endedAt": optional_time(session.ended_at),
     }
 
 
@@ -90,45 +90,10 @@ def _render(session: ConsultationSession, code=status.HTTP_200_OK) -> Response:
     return Response(render_session(session), status=code)
 
 
-# The lean paths (wallets.api.lean): the same services, without DRF.
-
-START_LEAN = {"userId": lean.Field(lean.an_id), "expertId": lean.Field(lean.an_id), "sessionFee": lean.Field(lean.amount)}
-ADJUST_LEAN = {
-    "sessionId": lean.Field(lean.an_id), "adjustedFee": lean.Field(lean.amount),
-    "deferFee": lean.Field(lean.boolean, required=False, default=False),
-}
-END_LEAN = {"sessionId": lean.Field(lean.an_id), "expertId": lean.Field(lean.text()), "actualFee": lean.Field(lean.amount)}
-
-
-def _start_lean(request):
-    v = lean.body(request, START_LEAN)
-    tenant = lean.api_client(request, Tenant.Dialect.WEBUDDY).tenant
-    session = services.session_start(tenant=tenant, user_id=v["userId"], expert_id=v["expertId"], session_fee=v["sessionFee"])
-    return lean.respond(render_session(session), status.HTTP_201_CREATED)
-
-
-def _adjust_lean(request):
-    v = lean.body(request, ADJUST_LEAN)
-    tenant = lean.api_client(request, Tenant.Dialect.WEBUDDY).tenant
-    session = services.session_adjust(
-        tenant=tenant, session_id=v["sessionId"], adjusted_fee=v["adjustedFee"], defer_fee=v["deferFee"]
-    )
-    return lean.respond(render_session(session))
-
-
-def _end_lean(request):
-    v = lean.body(request, END_LEAN)
-    tenant = lean.api_client(request, Tenant.Dialect.WEBUDDY).tenant
-    session = services.session_end(tenant=tenant, session_id=v["sessionId"], expert_id=v["expertId"], actual_fee=v["actualFee"])
-    return lean.respond(render_session(session))
-
-
 COMMON = (E.VALIDATION_ERROR, E.MALFORMED_JSON, *IDEMPOTENCY_ERRORS)
 
 
 class SessionStartView(WebuddyView):
-    lean = lean.LeanRoute("POST", _start_lean)
-
     @extend_schema(
         tags=TAGS,
         summary="Start a session: hold the session fee",
@@ -152,8 +117,6 @@ class SessionStartView(WebuddyView):
 
 
 class SessionAdjustView(WebuddyView):
-    lean = lean.LeanRoute("POST", _adjust_lean)
-
     @extend_schema(
         tags=TAGS,
         summary="Adjust the fee: resize the hold now, or defer the difference to settlement",
@@ -174,8 +137,6 @@ class SessionAdjustView(WebuddyView):
 
 
 class SessionEndView(WebuddyView):
-    lean = lean.LeanRoute("POST", _end_lean)
-
     @extend_schema(
         tags=TAGS,
         summary="End and settle: charge the actual fee, pay the expert, release the rest",

@@ -1,31 +1,27 @@
 """The base views of both dialects, and the principal each dialect's endpoints are for (shared by
 every app's API modules).
 
-`Idempotency-Key` is honoured through one hook: after DRF's `initial()` (authentication,
-permissions, throttles), a POST or PATCH with the header has its handler wrapped by
-`wallets.api.idempotency.run_idempotent` for this request; DRF's `dispatch` itself is unchanged.
+Every request to an endpoint goes one way: DRF reads the caller with one statement
+(`wallets.api.auth`), the handler parses its body once with its input serializer, calls its
+service and renders the answer. `Idempotency-Key` is honoured through one hook: after DRF's
+`initial()` (authentication, permissions, throttles), a POST or PATCH with the header has its
+handler wrapped by `wallets.api.idempotency.run_idempotent` for this request; DRF's `dispatch`
+itself is unchanged. Whether the keyed request runs in one transaction or in phases is read off
+the service the view names (`service`, marked by `wallets.recovery.calls_out`).
 """
 from rest_framework.views import APIView
 
 from wallets.api.auth import IsEndUser, TmrScope, WebuddyScope
 from wallets.api.idempotency import HEADER, METHODS, run_idempotent
-from wallets.api.lean import lean_view
-from wallets.recovery import NO_RECOVERY
+from wallets.recovery import NO_RECOVERY, runs_in_phases
 
 
 class ApiView(APIView):
     # Sign-up and token views answer anonymous callers and return secrets: no stored replays there.
     idempotent = True
-    # Handlers whose services call a gateway run in phases that commit on their own (no transaction
-    # around the handler); see wallets.recovery.
-    calls_out = False
-    # The hot method's lean path (wallets.api.lean.LeanRoute), tried before DRF; None: DRF only.
-    lean = None
-
-    @classmethod
-    def as_view(cls, **initkwargs):
-        view = super().as_view(**initkwargs)
-        return view if cls.lean is None else lean_view(cls.lean, view)
+    # The service the POST or PATCH handler calls, when it calls out (`wallets.recovery.calls_out`):
+    # the handler calls it as `self.service(...)`, and a keyed request runs in its phases.
+    service = None
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -34,8 +30,10 @@ class ApiView(APIView):
         name = request.method.lower()
         if key is not None and request.method in METHODS and self.idempotent and hasattr(self, name):
             handler = getattr(self, name)
+            phased = runs_in_phases(self.service)
             # The view instance serves this one request, so the wrapped handler is this request's.
-            setattr(self, name, lambda request, *a, **kw: run_idempotent(self, request, key, lambda: handler(request, *a, **kw)))
+            setattr(self, name, lambda request, *a, **kw: run_idempotent(
+                self, request, key, lambda: handler(request, *a, **kw), phased=phased))
 
 
 class WebuddyView(ApiView):

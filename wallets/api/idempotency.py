@@ -1,15 +1,16 @@
 """`Idempotency-Key` for every POST and PATCH (Stripe semantics, SPEC §2), with recovery points.
 
 1. **Claim.** The key's record (client: the API key's tenant or the JWT's user; key, request
-   fingerprint, a lease) is created and committed
-   before the request's work runs. Another request with the same key meanwhile is 409
-   `idempotency_key_in_use` at once, with no transaction held open; one with another body is 422
+   fingerprint, a lease) is inserted before the request's work runs. One with another body is 422
    `idempotency_key_reused`; one after the first finished gets the stored response back with
-   `Idempotent-Replayed: true`. A record whose lease ran out (its process died) is resumed.
-2. **Run.** A handler that only touches our database runs in one transaction with the storing of its
-   response: both or neither. A handler that calls out (`ApiView.calls_out`) runs its service's
-   phases (`wallets.recovery`): each commits its own transaction with a recovery point on the record,
-   the outside call runs with none open, and a retry resumes after the last recovery point.
+   `Idempotent-Replayed: true`.
+2. **Run.** A handler whose service touches only our database claims, works and stores its response
+   in one transaction: all or nothing, one commit; a concurrent request with the key waits on the
+   record's row and then replays. A handler whose service calls out (`wallets.recovery.calls_out`)
+   commits its claim first (another request with the key meanwhile is 409 `idempotency_key_in_use` at
+   once, with no transaction held open), then runs the service's phases: each commits its own
+   transaction with a recovery point on the record, the outside call runs with none open, and a retry
+   resumes after the last recovery point (a record whose lease ran out, its process gone, is resumed).
 3. **Store.** The response (2xx or 4xx) is stored for 24 hours, conditionally on still holding the
    lease; a 5xx is not stored and the lease is let go, so a retry runs (or resumes) at once.
 
@@ -24,11 +25,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
-from wallets.api.auth import idempotency_client, idempotency_client_before
+from wallets.api.auth import idempotency_client
 from wallets.crypto import decrypt, encrypt
 from wallets.errors import DomainError, ErrorCode
 from wallets.models import IdempotencyRecord
@@ -125,44 +126,63 @@ def _replay(record: IdempotencyRecord) -> HttpResponse:
     return response
 
 
-def _claim(*, client: str, key: str, fingerprint: str, request, before: str | None = None) -> RecordRecovery | HttpResponse:
-    """Create or take over the key's record in a short transaction of its own; or the reason not to run.
-    `before`: the client's earlier name, whose record of the key counts too while one may be left."""
+_INSERT = None
+
+
+def _insert_sql() -> str:
+    global _INSERT
+    if _INSERT is None:
+        table = connection.ops.quote_name(IdempotencyRecord._meta.db_table)
+        _INSERT = (
+            f"INSERT INTO {table} (client, key, request_hash, method, path, lease_token, locked_until, recovery_point, "
+            "recovery_data, response_status, response_body, created_at, expires_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '{}'::jsonb, NULL, NULL, %s, %s) "
+            "ON CONFLICT (client, key) DO NOTHING RETURNING id"
+        )
+    return _INSERT
+
+
+def _claim(*, client: str, key: str, fingerprint: str, request) -> RecordRecovery | HttpResponse:
+    """Create or take over the key's record, in the caller's transaction; or the reason not to run.
+
+    One statement when the key is new. A record another transaction is writing (a concurrent request
+    with the key) is waited for, then decided on as it is: replayed, refused, or taken over."""
     now = timezone.now()
     token = uuid.uuid4()
-    fresh = {
-        "request_hash": fingerprint, "method": request.method, "path": request.get_full_path()[:255],
-        "lease_token": token, "locked_until": _lease_end(), "recovery_point": STARTED, "recovery_data": {},
-        "response_status": None, "response_body": None, "created_at": now,
-        "expires_at": now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS),
-    }
-    with transaction.atomic():
-        names = [client] if before is None else [client, before]
-        found = {r.client: r for r in IdempotencyRecord.objects.select_for_update().filter(client__in=names, key=key)}
-        record = found.get(client) or found.get(before)
-        if record is None:
-            try:
-                with transaction.atomic():
-                    record = IdempotencyRecord.objects.create(client=client, key=key, **fresh)
-                return RecordRecovery(record.pk, token, STARTED, {})
-            except IntegrityError:  # created by a concurrent request a moment ago: decide on it as it is
-                record = IdempotencyRecord.objects.select_for_update().get(client=client, key=key)
-        if record.finished and record.expires_at <= now:  # a finished key kept past its 24 hours starts afresh
-            for name, value in {**fresh, "client": client}.items():
-                setattr(record, name, value)
-            record.save()
-            return RecordRecovery(record.pk, token, STARTED, {})
-        if record.request_hash != fingerprint:
-            raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was used with a different request.")
-        if record.finished:
-            return _replay(record)
-        if record.locked_until is not None and record.locked_until > now:
-            raise _in_use()
-        # The run that held it is gone (even past 24 hours: its work must finish under this key, never
-        # start again under a new one): take it over and resume after its last recovery point.
-        record.lease_token, record.locked_until = token, _lease_end()
-        record.save(update_fields=["lease_token", "locked_until"])
-        return RecordRecovery(record.pk, token, record.recovery_point, dict(record.recovery_data))
+    path = request.get_full_path()[:255]
+    expires = now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
+    for _ in range(3):  # a record deleted (purged) between our insert and our read: insert again
+        with connection.cursor() as cursor:
+            cursor.execute(_insert_sql(), [client, key, fingerprint, request.method, path, token, _lease_end(), STARTED, now, expires])
+            row = cursor.fetchone()
+        if row is not None:
+            return RecordRecovery(row[0], token, STARTED, {})
+        record = IdempotencyRecord.objects.select_for_update().filter(client=client, key=key).first()
+        if record is not None:
+            break
+    else:
+        raise _in_use()
+    if record.finished and record.expires_at <= now:  # a finished key kept past its 24 hours starts afresh
+        fresh = {
+            "request_hash": fingerprint, "method": request.method, "path": path, "lease_token": token,
+            "locked_until": _lease_end(), "recovery_point": STARTED, "recovery_data": {}, "response_status": None,
+            "response_body": None, "created_at": now, "expires_at": expires,
+        }
+        for name, value in fresh.items():
+            setattr(record, name, value)
+        record.save()
+        return RecordRecovery(record.pk, token, STARTED, {})
+    if record.request_hash != fingerprint:
+        raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was used with a different request.")
+    if record.finished:
+        return _replay(record)
+    if record.locked_until is not None and record.locked_until > now:
+        raise _in_use()
+    # The run that held it is gone (even past 24 hours: its work must finish under this key, never
+    # start again under a new one): take it over and resume after its last recovery point.
+    record.lease_token, record.locked_until = token, _lease_end()
+    record.save(update_fields=["lease_token", "locked_until"])
+    return RecordRecovery(record.pk, token, record.recovery_point, dict(record.recovery_data))
 
 
 def _store(view, recovery: RecordRecovery, response) -> None:
@@ -183,21 +203,29 @@ def _in_use() -> DomainError:
     return DomainError(ErrorCode.IDEMPOTENCY_KEY_IN_USE, "A request with this Idempotency-Key is still being processed.")
 
 
-def run_idempotent(view, request, key: str, call):
+def run_idempotent(view, request, key: str, call, *, phased: bool):
     """Run `call()` (the view's handler) at most once per (client, key): claim, run, store. The client
-    is the caller's tenant for an API key (every key of one partner), the user for a JWT."""
+    is the caller's tenant for an API key (every key of one partner), the user for a JWT. `phased`:
+    the handler's service calls out (`wallets.recovery.calls_out`)."""
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise DomainError(
             ErrorCode.IDEMPOTENCY_KEY_INVALID,
             f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.",
         )
-    claimed = _claim(client=idempotency_client(request), key=key, fingerprint=request_fingerprint(request),
-                     request=request, before=idempotency_client_before(request))
+    client, fingerprint = idempotency_client(request), request_fingerprint(request)
+
+    def claim():
+        return _claim(client=client, key=key, fingerprint=fingerprint, request=request)
+
+    if not phased:
+        return _run_in_one_transaction(view, request, claim, call)
+    with transaction.atomic():
+        claimed = claim()
     if isinstance(claimed, HttpResponse):
         return claimed
     recovery = claimed
     try:
-        response = (_run_in_phases if view.calls_out else _run_in_one_transaction)(view, request, recovery, call)
+        response = _run_in_phases(view, request, recovery, call)
     except LeaseLost:
         raise _in_use() from None
     except BaseException:
@@ -214,22 +242,34 @@ def _rendered(view, request, response):
     return response
 
 
-def _run_in_one_transaction(view, request, recovery: RecordRecovery, call):
-    """Our database only: the work and its stored response commit together, or neither does."""
+def _run_in_one_transaction(view, request, claim, call):
+    """Our database only: the key's record, the work and the stored response commit together, or
+    none does. A concurrent request with the key waits on the record's row, then replays."""
     with transaction.atomic():
+        claimed = claim()
+        if isinstance(claimed, HttpResponse):
+            return claimed
         try:
-            # Its own savepoint: a refused request rolls back its work, and its answer is still kept.
-            with transaction.atomic():
-                response = call()
-        except LeaseLost:
-            raise
-        except Exception as exc:  # noqa: BLE001 - rendered exactly as without a key
-            response = view.handle_exception(exc)
-        response = _rendered(view, request, response)
-        if response.status_code >= 500:
+            response = call()
+        except Exception as exc:  # noqa: BLE001 - a refusal: rendered exactly as without a key, below
+            refusal = exc
             transaction.set_rollback(True)
         else:
-            _store(view, recovery, response)
+            response = _rendered(view, request, response)
+            if response.status_code >= 500:
+                transaction.set_rollback(True)
+            else:
+                _store(view, claimed, response)
+            return response
+    # Refused: the work is rolled back (the claim with it), and its answer is kept in a transaction of
+    # its own, unless another request with the key finished first (then that one's answer is the key's).
+    response = _rendered(view, request, view.handle_exception(refusal))
+    if response.status_code < 500:
+        with transaction.atomic():
+            claimed = claim()
+            if isinstance(claimed, HttpResponse):
+                return claimed
+            _store(view, claimed, response)
     return response
 
 

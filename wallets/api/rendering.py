@@ -5,6 +5,7 @@ A request body is read once, here: at most API_MAX_BODY_BYTES (413 `payload_too_
 nested at most MAX_JSON_DEPTH levels (a clean client error at any depth), before anything else
 looks at it."""
 import json
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import simplejson
@@ -83,3 +84,13 @@ class DecimalJSONRenderer(JSONRenderer):
             separators=(",", ":"),
             default=_drf_encoder.default,
         ).encode("utf-8")
+
+
+def iso_time(value: datetime) -> str:
+    """A time as DRF's DateTimeField writes it (UTC, `Z`)."""
+    text = value.astimezone(timezone.utc).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def optional_time(value: datetime | None) -> str | None:
+    return None if value is None else iso_time(value)

@@ -10,9 +10,9 @@ from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from wallets import replica, selectors
-from wallets.api import lean
-from wallets.api.auth import ApiKeyAuthentication, is_end_user, request_tenant
+from wallets.api.auth import ApiKeyAuthentication, caller_wallet, is_end_user, request_tenant
 from wallets.api.base import ApiView, TmrKeyView, UserView
+from wallets.api.rendering import iso_time
 from wallets.api.fields import AmountField, IdField, InputSerializer, QueryIntegerField, QuerySerializer
 from wallets.api.filters import ENTRY_TYPES
 from wallets.api.schema import IDEMPOTENCY_ERRORS, tmr_errors
@@ -176,7 +176,7 @@ class MoneyIn(InputSerializer):
 
 
 def render_wallet(wallet: Account) -> dict:
-    """WalletOut's answer as a plain dict (tests/api/test_lean.py holds the two equal)."""
+    """WalletOut's answer as a plain dict (tests/api/test_renderers.py holds the two equal)."""
     return {
         "id": str(wallet.id),
         "user_id": str(wallet.user_id),
@@ -184,8 +184,8 @@ def render_wallet(wallet: Account) -> dict:
         "frozen_balance": as_currency(wallet.held_balance, wallet.currency),
         "currency": wallet.currency,
         "status": wallet.status,
-        "created_at": lean.iso_time(wallet.created_at),
-        "updated_at": lean.iso_time(wallet.updated_at),
+        "created_at": iso_time(wallet.created_at),
+        "updated_at": iso_time(wallet.updated_at),
     }
 
 
@@ -194,25 +194,6 @@ def _posted_wallet(wallet: Account, posted) -> dict:
     wallet.balance, wallet.held_balance = posted.balances[wallet.id]
     wallet.updated_at = posted.created_at
     return render_wallet(wallet)
-
-
-MONEY_LEAN = {"amount": lean.Field(lean.amount), "currency": lean.Field(lean.choice(*CURRENCIES), False, "USD")}
-
-
-def _charge_lean(request):
-    data = lean.body(request, MONEY_LEAN)
-    wallet = lean.end_user_wallet(request, data["currency"])  # a wallet not yet opened: the full view opens it
-    data["amount"] = parse_amount(data["amount"], data["currency"])  # the caller is known: as MoneyIn checks it
-    posted = postings.wallet_deposit(wallet=wallet, amount=data["amount"], description="Manual deposit")
-    return lean.respond(_posted_wallet(wallet, posted))
-
-
-def _withdraw_lean(request):
-    data = lean.body(request, MONEY_LEAN)
-    wallet = lean.end_user_wallet(request, data["currency"])
-    data["amount"] = parse_amount(data["amount"], data["currency"])  # the caller is known: as MoneyIn checks it
-    posted = postings.wallet_withdraw(wallet=wallet, amount=data["amount"], description="Withdrawal")
-    return lean.respond(_posted_wallet(wallet, posted))
 
 
 class WalletView(UserView):
@@ -225,15 +206,14 @@ class WalletView(UserView):
     def get(self, request):
         query = CurrencyQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        wallet = selectors.user_wallet(
-            tenant=request_tenant(request), user_id=request.user.pk, currency=query.validated_data["currency"]
+        currency = query.validated_data["currency"]
+        wallet = caller_wallet(request, currency) or selectors.user_wallet(
+            tenant=request_tenant(request), user_id=request.user.pk, currency=currency
         )
         return Response(render_wallet(wallet))
 
 
 class ChargeView(UserView):
-    lean = lean.LeanRoute("POST", _charge_lean)
-
     @extend_schema(
         tags=["TMR Land: wallet"],
         summary="Add funds (a simulated deposit); a USDC wallet is opened by its first charge",
@@ -247,14 +227,12 @@ class ChargeView(UserView):
         data = MoneyIn(data=request.data)
         data.is_valid(raise_exception=True)
         currency = data.validated_data["currency"]
-        wallet = accounts.wallet_get_or_create(user=request.user, currency=currency)
+        wallet = caller_wallet(request, currency) or accounts.wallet_get_or_create(user=request.user, currency=currency)
         posted = postings.wallet_deposit(wallet=wallet, amount=data.validated_data["amount"], description="Manual deposit")
         return Response(_posted_wallet(wallet, posted))
 
 
 class WithdrawView(UserView):
-    lean = lean.LeanRoute("POST", _withdraw_lean)
-
     @extend_schema(
         tags=["TMR Land: wallet"],
         summary="Withdraw funds (needs balance - frozen >= amount)",
@@ -267,8 +245,9 @@ class WithdrawView(UserView):
     def post(self, request):
         data = MoneyIn(data=request.data)
         data.is_valid(raise_exception=True)
-        wallet = selectors.user_wallet(
-            tenant=request_tenant(request), user_id=request.user.pk, currency=data.validated_data["currency"]
+        currency = data.validated_data["currency"]
+        wallet = caller_wallet(request, currency) or selectors.user_wallet(
+            tenant=request_tenant(request), user_id=request.user.pk, currency=currency
         )
         posted = postings.wallet_withdraw(wallet=wallet, amount=data.validated_data["amount"], description="Withdrawal")
         return Response(_posted_wallet(wallet, posted))
@@ -333,7 +312,7 @@ class EscrowOut(serializers.Serializer):
 
 
 def render_escrow(escrow: Escrow) -> dict:
-    """EscrowOut's answer as a plain dict (tests/api/test_lean.py holds the two equal)."""
+    """EscrowOut's answer as a plain dict (tests/api/test_renderers.py holds the two equal)."""
     c = escrow.currency
     return {
         "order_id": escrow.order_id,
@@ -344,26 +323,9 @@ def render_escrow(escrow: Escrow) -> dict:
         "payee_id": None if escrow.payee_id is None else str(escrow.payee_id),
         "fee": amount_out(escrow.fee, c),
         "payout_amount": amount_out(escrow.payout_amount, c),
-        "created_at": lean.iso_time(escrow.created_at),
-        "updated_at": lean.iso_time(escrow.updated_at),
+        "created_at": iso_time(escrow.created_at),
+        "updated_at": iso_time(escrow.updated_at),
     }
-
-
-FREEZE_LEAN = {**MONEY_LEAN, "user_id": lean.Field(lean.an_id), "order_id": lean.Field(lean.text(64))}
-RELEASE_LEAN = {"order_id": lean.Field(lean.text(64)), "payee_id": lean.Field(lean.an_id)}
-
-
-def _freeze_lean(request):
-    v = lean.body(request, FREEZE_LEAN)
-    tenant = lean.api_client(request, Tenant.Dialect.TMR).tenant
-    v["amount"] = parse_amount(v["amount"], v["currency"])  # the caller is known: as MoneyIn checks it
-    return lean.respond(render_escrow(escrow_freeze(tenant=tenant, **v)), status.HTTP_201_CREATED)
-
-
-def _release_lean(request):
-    v = lean.body(request, RELEASE_LEAN)
-    tenant = lean.api_client(request, Tenant.Dialect.TMR).tenant
-    return lean.respond(render_escrow(escrow_release(tenant=tenant, **v)))
 
 
 class FreezeIn(MoneyIn):
@@ -385,8 +347,6 @@ COMMON = (E.VALIDATION_ERROR, E.MALFORMED_JSON, *IDEMPOTENCY_ERRORS)
 
 
 class FreezeView(TmrKeyView):
-    lean = lean.LeanRoute("POST", _freeze_lean)
-
     @extend_schema(
         tags=ESCROW_TAGS,
         summary="Freeze an order's amount on the buyer's wallet",
@@ -404,8 +364,6 @@ class FreezeView(TmrKeyView):
 
 
 class ReleaseView(TmrKeyView):
-    lean = lean.LeanRoute("POST", _release_lean)
-
     @extend_schema(
         tags=ESCROW_TAGS,
         summary="Release a frozen order to the payee, less the platform fee",

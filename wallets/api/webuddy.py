@@ -7,9 +7,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from wallets import replica, selectors
-from wallets.api import lean
 from wallets.api.auth import request_tenant
 from wallets.api.base import WebuddyView
+from wallets.api.rendering import iso_time
 from wallets.api.fields import AmountField, InputSerializer, QueryIntegerField, QuerySerializer, refuse_blank
 from wallets.api.filters import ENTRY_TYPES, StatementFilter
 from wallets.api.schema import IDEMPOTENCY_ERRORS, error_responses
@@ -17,7 +17,6 @@ from wallets.errors import ErrorCode
 from wallets.events import event_renderer
 from wallets.models import Account, Entry, Recharge, Tenant, User
 from wallets.money import amount_out, as_currency
-from wallets.recovery import NO_RECOVERY
 from wallets.selectors import wallet_history
 from wallets.services import recharges, users
 from wallets.validation import MAX_QUERY_INT, parse_id
@@ -54,7 +53,7 @@ class UserOut(serializers.Serializer):
 
 
 def render_wallet_summary(wallet: Account) -> dict:
-    """WalletSummaryOut's answer as a plain dict (tests/api/test_lean.py holds the two equal)."""
+    """WalletSummaryOut's answer as a plain dict (tests/api/test_renderers.py holds the two equal)."""
     c = wallet.currency
     return {
         "balance": amount_out(wallet.balance, c),
@@ -171,25 +170,8 @@ class RechargeOut(serializers.Serializer):
     wallet = WalletSummaryOut(source="account")
 
 
-RECHARGE_LEAN = {
-    "userId": lean.Field(lean.an_id), "amount": lean.Field(lean.amount),
-    "paymentMethod": lean.Field(lean.choice("RAZORPAY", "STRIPE")),
-}
-
-
-def _recharge_lean(request):
-    v = lean.body(request, RECHARGE_LEAN)
-    tenant = lean.api_client(request, Tenant.Dialect.WEBUDDY).tenant
-    recharge, _ = recharges.recharge_create(
-        tenant=tenant, user_id=v["userId"], amount=v["amount"], payment_method=v["paymentMethod"], recovery=NO_RECOVERY
-    )
-    recharge.account.refresh_from_db()
-    return lean.respond(render_recharge(recharge), status.HTTP_201_CREATED)
-
-
 class RechargeView(WebuddyView):
-    calls_out = True  # the gateway is called between the recharge's recorded and applied phases
-    lean = lean.LeanRoute("POST", _recharge_lean)
+    service = staticmethod(recharges.recharge_create)  # calls the gateway between its phases
 
     @extend_schema(
         tags=TAGS,
@@ -207,7 +189,7 @@ class RechargeView(WebuddyView):
         data = RechargeIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        recharge, _ = recharges.recharge_create(
+        recharge, _ = self.service(
             tenant=request_tenant(request),
             user_id=parse_id(v["userId"], E.USER_NOT_FOUND, "No such user."),
             amount=v["amount"],
@@ -229,7 +211,7 @@ def _checkout(checkout: dict) -> dict:
 
 
 def render_recharge(recharge: Recharge) -> dict:
-    """RechargeOut's answer as a plain dict (tests/api/test_lean.py holds the two equal); the checkout
+    """RechargeOut's answer as a plain dict (tests/api/test_renderers.py holds the two equal); the checkout
     only while there is something to pay."""
     c = recharge.currency
     body = {
@@ -243,7 +225,7 @@ def render_recharge(recharge: Recharge) -> dict:
     }
     if recharge.checkout and recharge.status == Recharge.Status.PENDING:
         body["checkout"] = _checkout(recharge.checkout)
-    body["createdAt"] = lean.iso_time(recharge.created_at)
+    body["createdAt"] = iso_time(recharge.created_at)
     body["wallet"] = render_wallet_summary(recharge.account)
     return body
 
@@ -282,7 +264,7 @@ class RechargeVerifyIn(InputSerializer):
 
 
 class RechargeVerifyView(WebuddyView):
-    calls_out = True  # the payment is fetched (and captured) from Razorpay with no transaction open
+    service = staticmethod(recharges.recharge_verify_razorpay)  # fetches (and captures) the payment
 
     @extend_schema(
         tags=TAGS,
@@ -306,7 +288,7 @@ class RechargeVerifyView(WebuddyView):
         data = RechargeVerifyIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        recharge = recharges.recharge_verify_razorpay(
+        recharge = self.service(
             tenant=request_tenant(request), recharge_id=v["rechargeId"], order_id=v["razorpayOrderId"],
             payment_id=v["razorpayPaymentId"], signature=v["razorpaySignature"],
         )
@@ -352,7 +334,7 @@ class HistoryQuery(QuerySerializer):
 
 
 def render_history_line(line: dict) -> dict:
-    """HistoryItemOut's answer as a plain dict (tests/api/test_lean.py holds the two equal)."""
+    """HistoryItemOut's answer as a plain dict (tests/api/test_renderers.py holds the two equal)."""
     c = line["currency"]
     return {
         "id": str(line["transaction_id"]),
@@ -364,7 +346,7 @@ def render_history_line(line: dict) -> dict:
         "description": line["description"],
         "referenceType": line["reference_type"],
         "referenceId": line["reference_id"],
-        "createdAt": lean.iso_time(line["created_at"]),
+        "createdAt": iso_time(line["created_at"]),
     }
 
 
@@ -378,27 +360,7 @@ def history_body(history, page: int, size: int) -> dict:
     }
 
 
-HISTORY_ALLOW = "GET, HEAD, OPTIONS"
-HISTORY_LEAN = {
-    "userId": lean.Field(lean.an_id),
-    "page": lean.Field(lean.query_int(1, MAX_QUERY_INT), False, 1),
-    "pageSize": lean.Field(lean.query_int(1, 100), False, 10),
-}
-
-
-@replica.lag_allowed
-def _history_lean(request):
-    q = lean.query(request, HISTORY_LEAN)
-    tenant = lean.api_client(request, Tenant.Dialect.WEBUDDY).tenant
-    wallet = selectors.webuddy_wallet(tenant=tenant, user_id=q["userId"])
-    page, size = q["page"], q["pageSize"]
-    history = wallet_history(wallets=[wallet], entries=None, offset=(page - 1) * size, limit=size)
-    return lean.respond(history_body(history, page, size), allow=HISTORY_ALLOW)
-
-
 class HistoryView(WebuddyView):
-    lean = lean.LeanRoute("GET", _history_lean, HISTORY_ALLOW)
-
     @extend_schema(
         tags=TAGS,
         summary="A wallet's transaction history, newest first",

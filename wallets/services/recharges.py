@@ -20,7 +20,7 @@ from wallets.gateways import (
 )
 from wallets.models import Account, GatewayEvent, Recharge, Tenant
 from wallets.money import parse_amount
-from wallets.recovery import ANSWERED, NO_RECOVERY, RECORDED, no_transaction_open
+from wallets.recovery import ANSWERED, NO_RECOVERY, RECORDED, calls_out, no_transaction_open
 from wallets.selectors import recharge_find, webuddy_wallet
 from wallets.services.postings import wallet_deposit
 from wallets.validation import invalid
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 Outcome = GatewayEvent.Outcome
 
 
+@calls_out
 def recharge_create(
     *, tenant: Tenant, user_id, amount, payment_method: str, recovery=NO_RECOVERY
 ) -> tuple[Recharge, dict]:
@@ -179,6 +180,7 @@ def _second_payment(recharge: Recharge, payment: GatewayPayment) -> Outcome | No
     return Outcome.CONFLICT
 
 
+@calls_out
 def recharge_verify_razorpay(*, tenant: Tenant, recharge_id, order_id, payment_id, signature) -> Recharge:
     """Razorpay Checkout's handler said the payer paid: check its signature against the order we
     stored, fetch the payment, and settle the order's payments with at most one capture

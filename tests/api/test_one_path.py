@@ -1,12 +1,11 @@
-"""The lean path of the hot money requests (wallets.api.lean): it answers ordinary requests without
-DRF, exactly as the full view would, and leaves everything else to the full view.
+"""One path per endpoint: every request to the hot money endpoints, with an `Idempotency-Key` or
+without, is parsed by the view's input serializer, read its caller with one statement, calls the
+service and is rendered by the same renderer.
 
 - Each plain-dict renderer gives what its serializer (the schema's source) gives.
-- An ordinary request is answered by the lean path (the DRF handler is made to fail), with a body
-  that matches the OpenAPI schema and the full view's answer to the same request.
-- A request it does not fully understand goes the full way: unknown fields, wrong types, an
-  Idempotency-Key, a bad credential, an Accept other than JSON.
-- A service's refusal on the lean path is the full view's refusal, byte for byte.
+- Answers match the OpenAPI schema; a keyed request answers as an unkeyed one does.
+- A service's refusal is the same with a key and without (and the keyed one is replayed).
+- Bad bodies, credentials and encodings are refused before any money moves.
 """
 import json
 import uuid
@@ -19,32 +18,16 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from sessions_app.api.webuddy import (
-    SessionAdjustView,
-    SessionEndView,
-    SessionOut,
-    SessionStartView,
-    render_session,
-)
+from sessions_app.api.webuddy import SessionOut, render_session
 from sessions_app.models import ConsultationSession
 from tests.invariants import assert_ledger_invariants
 from tests.tmr.helpers import charge, signed_in
 from tests.webuddy.helpers import create_user, funded_user
-from wallets.api.tmr import (
-    ChargeView,
-    EscrowOut,
-    FreezeView,
-    ReleaseView,
-    WalletOut,
-    WithdrawView,
-    render_escrow,
-    render_wallet,
-)
+from wallets.api.auth import UserJWTAuthentication
+from wallets.api.tmr import EscrowOut, WalletOut, render_escrow, render_wallet
 from wallets.api.webuddy import (
     HistoryItemOut,
-    HistoryView,
     RechargeOut,
-    RechargeView,
     WalletSummaryOut,
     render_history_line,
     render_recharge,
@@ -54,26 +37,6 @@ from wallets.models import Account, Escrow, Recharge
 from wallets.selectors import wallet_history
 
 pytestmark = pytest.mark.django_db
-
-FULL = {"HTTP_ACCEPT": "application/json, */*;q=0.1"}  # an Accept the lean path leaves to DRF
-
-
-def full_only(*views):
-    """The DRF handlers of `views` fail: what still answers was answered by the lean path."""
-    patches = [mock.patch.object(v, "get" if v is HistoryView else "post", side_effect=AssertionError("DRF ran")) for v in views]
-    for p in patches:
-        p.start()
-    return patches
-
-
-@pytest.fixture
-def lean_only():
-    patches = full_only(WithdrawView, ChargeView, FreezeView, ReleaseView, SessionStartView, SessionAdjustView,
-                        SessionEndView, RechargeView, HistoryView)
-    yield
-    for p in patches:
-        p.stop()
-
 
 @pytest.fixture(scope="module")
 def openapi(django_db_blocker):
@@ -150,38 +113,43 @@ def test_a_pending_live_recharge_renders_its_checkout_like_its_serializer():
     assert render_recharge(recharge)["checkout"]["amount"] == 1000
 
 
-# Ordinary requests: the lean path, as the full view answers them
+# Answers, keyed and not
 
 
-def test_tmr_withdraw_and_charge_take_the_lean_path_and_answer_as_the_full_view(openapi):
+def _same_but_ids(a: dict, b: dict, *ignored: str) -> None:
+    assert list(a) == list(b)  # same fields, same order
+    assert {k: v for k, v in a.items() if k not in ignored} == {k: v for k, v in b.items() if k not in ignored}
+
+
+def test_tmr_withdraw_and_charge_answer_alike_with_and_without_a_key(openapi):
     client, _ = signed_in()
     charge(client, 100)
-    with mock.patch.object(WithdrawView, "post", side_effect=AssertionError("DRF ran")), \
-         mock.patch.object(ChargeView, "post", side_effect=AssertionError("DRF ran")):
-        charged = client.post("/api/v1/wallet/charge", {"amount": 10, "currency": "USD"}, format="json")
-        lean = client.post("/api/v1/wallet/withdraw", {"amount": Decimal("0.5")}, format="json")
-    assert (charged.status_code, lean.status_code) == (200, 200)
-    full = client.post("/api/v1/wallet/withdraw", {"amount": Decimal("0.5")}, format="json", **FULL)
-    assert full.status_code == 200
-    a, b = lean.json(), full.json()
-    assert list(a) == list(b)  # same fields, same order
-    assert (a["id"], a["user_id"], a["currency"], a["status"]) == (b["id"], b["user_id"], b["currency"], b["status"])
+    charged = client.post("/api/v1/wallet/charge", {"amount": 10, "currency": "USD"}, format="json")
+    plain = client.post("/api/v1/wallet/withdraw", {"amount": Decimal("0.5")}, format="json")
+    keyed = client.post("/api/v1/wallet/withdraw", {"amount": Decimal("0.5")}, format="json", HTTP_IDEMPOTENCY_KEY="w-1")
+    assert (charged.status_code, plain.status_code, keyed.status_code) == (200, 200, 200)
+    a, b = plain.json(), keyed.json()
+    _same_but_ids(a, b, "balance", "updated_at")
     assert (Decimal(str(a["balance"])), Decimal(str(b["balance"]))) == (Decimal("109.50"), Decimal("109.00"))
-    assert b'"balance":109.50' in lean.content  # exact decimals, the currency's places
-    assert lean["Allow"] == full["Allow"] and lean["Content-Type"] == full["Content-Type"]
+    assert b'"balance":109.50' in plain.content  # exact decimals, the currency's places
+    assert plain["Allow"] == keyed["Allow"] and plain["Content-Type"] == keyed["Content-Type"]
     check_schema(openapi, "/api/v1/wallet/withdraw", "post", 200, a)
     check_schema(openapi, "/api/v1/wallet/charge", "post", 200, charged.json())
+    wallet = client.get("/api/v1/wallet").json()
+    assert wallet["balance"] == 109 and wallet["updated_at"] == b["updated_at"]
 
 
-def test_webuddy_sessions_recharge_and_history_take_the_lean_path(webuddy_client, openapi, lean_only):
+def test_webuddy_sessions_recharge_and_history_answer_by_their_schema(webuddy_client, openapi):
     user, expert = funded_user(webuddy_client, 500), create_user(webuddy_client)
     started = webuddy_client.post("/v1/sessions/start", {"userId": user["id"], "expertId": expert["id"], "sessionFee": 100}, format="json")
     assert started.status_code == 201, started.content
-    adjusted = webuddy_client.post("/v1/sessions/adjust", {"sessionId": started.json()["id"], "adjustedFee": 120}, format="json")
+    adjusted = webuddy_client.post("/v1/sessions/adjust", {"sessionId": started.json()["id"], "adjustedFee": 120}, format="json",
+                                   HTTP_IDEMPOTENCY_KEY="adjust-1")
     assert adjusted.status_code == 200, adjusted.content
     ended = webuddy_client.post("/v1/sessions/end", {"sessionId": started.json()["id"], "expertId": expert["id"], "actualFee": 110}, format="json")
     assert ended.status_code == 200, ended.content
-    recharged = webuddy_client.post("/v1/wallet/recharge", {"userId": user["id"], "amount": 25, "paymentMethod": "RAZORPAY"}, format="json")
+    recharged = webuddy_client.post("/v1/wallet/recharge", {"userId": user["id"], "amount": 25, "paymentMethod": "RAZORPAY"}, format="json",
+                                    HTTP_IDEMPOTENCY_KEY="recharge-1")
     assert recharged.status_code == 201, recharged.content
     history = webuddy_client.get(f"/v1/wallet/history?userId={user['id']}&page=1&pageSize=3")
     assert history.status_code == 200, history.content
@@ -197,11 +165,12 @@ def test_webuddy_sessions_recharge_and_history_take_the_lean_path(webuddy_client
     check_schema(openapi, "/v1/wallet/history", "get", 200, history.json())
 
 
-def test_escrow_freeze_and_release_take_the_lean_path(tmr_key_client, openapi, lean_only):
+def test_escrow_freeze_and_release_answer_by_their_schema(tmr_key_client, openapi):
     buyer, buyer_user = signed_in()
     _, seller_user = signed_in()
     charge(buyer, 500)
-    frozen = tmr_key_client.post("/api/v1/wallet/escrow/freeze", {"user_id": buyer_user["id"], "order_id": "o-9", "amount": 150}, format="json")
+    frozen = tmr_key_client.post("/api/v1/wallet/escrow/freeze", {"user_id": buyer_user["id"], "order_id": "o-9", "amount": 150}, format="json",
+                                 HTTP_IDEMPOTENCY_KEY="freeze-9")
     assert frozen.status_code == 201, frozen.content
     released = tmr_key_client.post("/api/v1/wallet/escrow/release", {"order_id": "o-9", "payee_id": seller_user["id"]}, format="json")
     assert released.status_code == 200, released.content
@@ -210,26 +179,27 @@ def test_escrow_freeze_and_release_take_the_lean_path(tmr_key_client, openapi, l
     check_schema(openapi, "/api/v1/wallet/escrow/release", "post", 200, released.json())
 
 
-# Refusals: the service's on the lean path, everything else by the full view
+# Refusals
 
 
-def test_a_refusal_on_the_lean_path_is_the_full_views_refusal_byte_for_byte(webuddy_client):
+def test_a_refusal_is_the_same_with_a_key_and_without(webuddy_client):
     client, _ = signed_in()
     charge(client, 5)
-    lean = client.post("/api/v1/wallet/withdraw", {"amount": 50}, format="json")
-    full = client.post("/api/v1/wallet/withdraw", {"amount": 50}, format="json", **FULL)
-    assert lean.status_code == full.status_code and lean.content == full.content
-    assert lean.json()["code"] == "insufficient_balance"
-    places = client.post("/api/v1/wallet/withdraw", {"amount": Decimal("0.001")}, format="json")
-    places_full = client.post("/api/v1/wallet/withdraw", {"amount": Decimal("0.001")}, format="json", **FULL)
-    assert (places.status_code, places.content) == (places_full.status_code, places_full.content) and places.status_code == 422
+    plain = client.post("/api/v1/wallet/withdraw", {"amount": 50}, format="json")
+    keyed = client.post("/api/v1/wallet/withdraw", {"amount": 50}, format="json", HTTP_IDEMPOTENCY_KEY="too-much")
+    assert plain.status_code == keyed.status_code == 400 and plain.content == keyed.content  # TMR Land: 400
+    assert plain.json()["code"] == "insufficient_balance"
+    charge(client, 100)
+    replayed = client.post("/api/v1/wallet/withdraw", {"amount": 50}, format="json", HTTP_IDEMPOTENCY_KEY="too-much")
+    assert replayed["Idempotent-Replayed"] == "true" and replayed.content == keyed.content  # the refusal is the key's answer
+    assert client.get("/api/v1/wallet").json()["balance"] == 105
 
     user, expert = funded_user(webuddy_client, 5), create_user(webuddy_client)
     body = {"userId": user["id"], "expertId": expert["id"], "sessionFee": 100}
-    lean = webuddy_client.post("/v1/sessions/start", body, format="json")
-    full = webuddy_client.post("/v1/sessions/start", body, format="json", **FULL)
-    assert lean.status_code == full.status_code and lean.content == full.content
-    assert lean.json()["code"] == "insufficient_balance"
+    plain = webuddy_client.post("/v1/sessions/start", body, format="json")
+    keyed = webuddy_client.post("/v1/sessions/start", body, format="json", HTTP_IDEMPOTENCY_KEY="start-1")
+    assert plain.status_code == keyed.status_code and plain.content == keyed.content
+    assert plain.json()["code"] == "insufficient_balance"
 
 
 @pytest.mark.parametrize("body, status, code", [
@@ -240,7 +210,7 @@ def test_a_refusal_on_the_lean_path_is_the_full_views_refusal_byte_for_byte(webu
     ({"currency": "USD"}, 422, "validation_error"),  # the amount missing
     ([1, 2], 422, "validation_error"),
 ])
-def test_what_the_lean_path_does_not_understand_is_answered_by_the_full_view(body, status, code):
+def test_a_body_the_serializer_refuses_moves_no_money(body, status, code):
     client, _ = signed_in()
     charge(client, 5)
     with mock.patch("wallets.api.tmr.postings.wallet_withdraw", side_effect=AssertionError("posted")):
@@ -249,7 +219,7 @@ def test_what_the_lean_path_does_not_understand_is_answered_by_the_full_view(bod
     assert response.json()["code"] == code and "message" in response.json()
 
 
-def test_bad_credentials_a_missing_wallet_and_idempotency_keys_go_the_full_way(webuddy_client):
+def test_bad_credentials_a_missing_wallet_and_a_first_charge_in_a_currency(webuddy_client):
     client, _ = signed_in()
     bad = APIClient()
     bad.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
@@ -258,7 +228,7 @@ def test_bad_credentials_a_missing_wallet_and_idempotency_keys_go_the_full_way(w
     missing = client.post("/api/v1/wallet/withdraw", {"amount": 1, "currency": "USDC"}, format="json")
     assert missing.status_code == 404 and missing.json()["code"] == "wallet_not_found"
     opened = client.post("/api/v1/wallet/charge", {"amount": 3, "currency": "USDC"}, format="json")
-    assert opened.status_code == 200 and opened.json()["currency"] == "USDC"  # the full view opened the wallet
+    assert opened.status_code == 200 and opened.json()["currency"] == "USDC"  # the first charge opened the wallet
 
     first = client.post("/api/v1/wallet/withdraw", {"amount": 1, "currency": "USDC"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     again = client.post("/api/v1/wallet/withdraw", {"amount": 1, "currency": "USDC"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
@@ -273,19 +243,17 @@ def test_bad_credentials_a_missing_wallet_and_idempotency_keys_go_the_full_way(w
     assert wrong.status_code == 403 and wrong.json()["code"] == "permission_denied"
 
 
-def test_a_history_query_with_filters_or_repeats_goes_the_full_way(webuddy_client):
+def test_a_history_query_with_filters_repeats_or_blanks(webuddy_client):
     user = funded_user(webuddy_client, 50)
-    with mock.patch("wallets.api.webuddy.lean.api_client", side_effect=AssertionError("lean ran")):
-        filtered = webuddy_client.get(f"/v1/wallet/history?userId={user['id']}&type=deposit")
-        repeated = webuddy_client.get(f"/v1/wallet/history?userId={user['id']}&page=1&page=2")
-        blank = webuddy_client.get(f"/v1/wallet/history?userId={user['id']}&pageSize=")
+    filtered = webuddy_client.get(f"/v1/wallet/history?userId={user['id']}&type=deposit")
+    repeated = webuddy_client.get(f"/v1/wallet/history?userId={user['id']}&page=1&page=2")
+    blank = webuddy_client.get(f"/v1/wallet/history?userId={user['id']}&pageSize=")
     assert filtered.status_code == 200 and {i["type"] for i in filtered.json()["items"]} == {"deposit"}
     assert repeated.status_code == 200
     assert blank.status_code == 400 and blank.json()["code"] == "validation_error"
 
 
-def test_the_lean_body_rules_match_the_strict_parser():
-    """Duplicate keys, NaN and -0 never reach a service through the lean path either."""
+def test_duplicate_keys_nan_and_negative_zero_never_reach_a_service():
     client, _ = signed_in()
     charge(client, 5)
     for raw in ('{"amount":1,"amount":2}', '{"amount":NaN}', '{"amount":-0}', '{"amount":1e400000}'):
@@ -297,21 +265,20 @@ def test_the_lean_body_rules_match_the_strict_parser():
 
 
 def test_an_expired_token_is_refused_even_after_its_signature_was_remembered(settings):
-    from wallets.api import lean as lean_module
-
     client, user = signed_in()
     charge(client, 5)
     assert client.post("/api/v1/wallet/withdraw", {"amount": 1}, format="json").status_code == 200
-    raw = client._credentials["HTTP_AUTHORIZATION"].split(" ", 1)[1]
-    assert raw in lean_module._VERIFIED
-    with mock.patch("wallets.api.lean.time.time", return_value=lean_module._VERIFIED[raw][1] + 1), \
+    raw = client._credentials["HTTP_AUTHORIZATION"].split(" ", 1)[1].encode()
+    remembered = UserJWTAuthentication._verified
+    assert raw in remembered
+    with mock.patch("wallets.api.auth.time.time", return_value=remembered[raw][1] + 1), \
          mock.patch("rest_framework_simplejwt.tokens.aware_utcnow",
                     return_value=timezone.now() + settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"] + timedelta(seconds=5)):
         expired = client.post("/api/v1/wallet/withdraw", {"amount": 1}, format="json")
     assert expired.status_code == 401 and expired.json()["code"] == "not_authenticated"
 
 
-def test_a_deactivated_user_is_refused_at_once_on_the_lean_path():
+def test_a_deactivated_user_is_refused_at_once_though_the_token_is_remembered():
     from wallets.models import User
 
     client, user = signed_in()
@@ -347,7 +314,7 @@ def test_an_empty_accept_and_a_format_override_are_answered_by_drf_before_any_mo
     assert started.status_code == 404
 
 
-def test_hostile_bodies_on_the_lean_endpoints_are_refused_and_move_no_money(webuddy_client, settings):
+def test_hostile_bodies_on_the_hot_endpoints_are_refused_and_move_no_money(webuddy_client, settings):
     user, expert = funded_user(webuddy_client, 500), create_user(webuddy_client)
     start = "/v1/sessions/start"
 
@@ -355,7 +322,7 @@ def test_hostile_bodies_on_the_lean_endpoints_are_refused_and_move_no_money(webu
         return Account.objects.get(user_id=user["id"], kind="wallet").balance
 
     before = balance()
-    # Ids in capitals are the same ids (the lean path and the full view both read any case).
+    # Ids in capitals are the same ids.
     upper = webuddy_client.post(start, {"userId": user["id"].upper(), "expertId": expert["id"].upper(), "sessionFee": 1}, format="json")
     assert upper.status_code == 201 and upper.json()["userId"] == user["id"]
     held = balance()
