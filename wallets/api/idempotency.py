@@ -126,20 +126,19 @@ def _replay(record: IdempotencyRecord) -> HttpResponse:
     return response
 
 
-_INSERT = None
-
-
-def _insert_sql() -> str:
-    global _INSERT
-    if _INSERT is None:
-        table = connection.ops.quote_name(IdempotencyRecord._meta.db_table)
-        _INSERT = (
-            f"INSERT INTO {table} (client, key, request_hash, method, path, lease_token, locked_until, recovery_point, "
-            "recovery_data, response_status, response_body, created_at, expires_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '{}'::jsonb, NULL, NULL, %s, %s) "
-            "ON CONFLICT (client, key) DO NOTHING RETURNING id"
-        )
-    return _INSERT
+# The two statements every keyed request makes, written out (the ORM's compiler would cost more than
+# the statements themselves).
+_TABLE = IdempotencyRecord._meta.db_table
+_INSERT = (
+    f'INSERT INTO "{_TABLE}" (client, key, request_hash, method, path, lease_token, locked_until, recovery_point, '
+    "recovery_data, response_status, response_body, created_at, expires_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '{}'::jsonb, NULL, NULL, %s, %s) "
+    "ON CONFLICT (client, key) DO NOTHING RETURNING id"
+)
+_FINISH = (
+    f'UPDATE "{_TABLE}" SET response_status = %s, response_body = %s, recovery_point = \'finished\', '
+    "lease_token = NULL, locked_until = NULL WHERE id = %s AND lease_token = %s"
+)
 
 
 def _claim(*, client: str, key: str, fingerprint: str, request) -> RecordRecovery | HttpResponse:
@@ -153,7 +152,7 @@ def _claim(*, client: str, key: str, fingerprint: str, request) -> RecordRecover
     expires = now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
     for _ in range(3):  # a record deleted (purged) between our insert and our read: insert again
         with connection.cursor() as cursor:
-            cursor.execute(_insert_sql(), [client, key, fingerprint, request.method, path, token, _lease_end(), STARTED, now, expires])
+            cursor.execute(_INSERT, [client, key, fingerprint, request.method, path, token, _lease_end(), STARTED, now, expires])
             row = cursor.fetchone()
         if row is not None:
             return RecordRecovery(row[0], token, STARTED, {})
@@ -187,10 +186,9 @@ def _claim(*, client: str, key: str, fingerprint: str, request) -> RecordRecover
 
 def _store(view, recovery: RecordRecovery, response) -> None:
     """The response for replay, if this run still holds the record (in the caller's transaction, if any)."""
-    updated = IdempotencyRecord.objects.filter(pk=recovery.record_id, lease_token=recovery.token).update(
-        response_status=response.status_code, response_body=_body_kept(view, response),
-        recovery_point="finished", lease_token=None, locked_until=None,
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_FINISH, [response.status_code, _body_kept(view, response), recovery.record_id, recovery.token])
+        updated = cursor.rowcount
     if not updated:
         raise LeaseLost()
 
