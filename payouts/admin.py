@@ -13,7 +13,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from payouts.models import Payout
-from payouts.services import monthly_run, payout_cancel, payout_retry
+from payouts.runs import monthly_run
+from payouts.services import payout_cancel, payout_retry
 from wallets.backoffice import (
     AsciiDecimalField,
     Figure,

@@ -6,5 +6,8 @@ class PayoutsConfig(AppConfig):
     verbose_name = "Payouts"
 
     def ready(self):
+        from wallets.events import register_event_types
+
+        register_event_types("webuddy", "payout.processing", "payout.paid", "payout.failed", "payout.reversed")
         from payouts import webhooks  # noqa: F401  (registers the payout events' handlers)
         from payouts.api import webuddy  # noqa: F401  (registers how events render a payout)

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 def sync_gateway_status(timestamp: int | None = None) -> dict:
     """Every 5 minutes, as `manage.py sync_gateway_status`: recharges and payouts stuck for
     GATEWAY_SYNC_AFTER_MINUTES, settled with their provider as its webhook would have."""
-    from payouts.services import payouts_sync
+    from payouts.runs import payouts_sync
     from wallets.services.recharges import recharges_sync
 
     age = timedelta(minutes=settings.GATEWAY_SYNC_AFTER_MINUTES)
@@ -36,7 +36,7 @@ def monthly_payouts_fan_out(*, month: str) -> int:
     and an expert already paid is `already_paid` when their job runs."""
     from django.db import transaction
 
-    from payouts.services import monthly_experts
+    from payouts.runs import monthly_experts
 
     deferred = 0
     with transaction.atomic():
@@ -59,10 +59,10 @@ if settings.MONTHLY_PAYOUT_DAY:
 @app.task(name="payouts.monthly_payout", queue="payouts",
           retry=RetryStrategy(max_attempts=8, exponential_wait=30))
 def monthly_payout(tenant_id: str, expert_id: str, month: str) -> dict:
-    """One expert's monthly payout (`payouts.services.monthly_pay_expert`, as the command runs it).
+    """One expert's monthly payout (`payouts.runs.monthly_pay_expert`, as the command runs it).
     An unexpected error (the database, a bug) fails the job, which is retried with backoff: running
     it again resumes the same payout."""
-    from payouts.services import monthly_pay_expert
+    from payouts.runs import monthly_pay_expert
     from wallets.models import Tenant
 
     row = monthly_pay_expert(tenant=Tenant.objects.get(pk=tenant_id), expert_id=expert_id, month=month, raise_errors=True)

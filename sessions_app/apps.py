@@ -6,4 +6,7 @@ class SessionsAppConfig(AppConfig):
     verbose_name = "Consultation sessions"
 
     def ready(self):
+        from wallets.events import register_event_types
+
+        register_event_types("webuddy", "session.started", "session.settled", "session.cancelled")
         from sessions_app.api import webuddy  # noqa: F401  (registers how events render a session)

@@ -31,6 +31,12 @@ class WalletsConfig(AppConfig):
         post_migrate.connect(_ensure_tenants_and_system_accounts, sender=self)
         from wallets import checks  # noqa: F401  (registers the payments settings check)
         from wallets import ledger, metrics, monitors
+        from wallets.events import register_event_types
+
+        register_event_types("webuddy", "recharge.succeeded", "recharge.failed", "wallet.suspended", "wallet.reactivated",
+                             "wallet.balance_low")
+        register_event_types("tmr", "escrow.frozen", "escrow.released", "escrow.cancelled", "wallet.suspended",
+                             "wallet.reactivated")
 
         # What follows a posting hangs on the ledger, which imports none of it.
         ledger.after_posting(metrics.posting_counted)

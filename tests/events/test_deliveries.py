@@ -281,7 +281,7 @@ def test_an_attempt_goes_to_the_address_that_was_vetted(webuddy_client, receiver
     header keeps the name), so a name that resolves elsewhere between check and connect changes nothing."""
     port = receiver.server.server_port
     endpoint(webuddy_client, f"http://hooks.wallet-test.invalid:{port}/in")
-    monkeypatch.setattr(events, "_resolve", lambda host, port: [ipaddress.ip_address("127.0.0.1")])
+    monkeypatch.setattr(events.endpoints, "_resolve", lambda host, port: [ipaddress.ip_address("127.0.0.1")])
     funded_user(webuddy_client, 10)
     [delivery] = fan_out()
 

@@ -68,7 +68,7 @@ def test_a_monthly_payout_job_fails_on_an_unexpected_error_so_it_is_retried(monk
     from decimal import Decimal
 
     from payouts import services as payout_services
-    from payouts.services import monthly_run
+    from payouts.runs import monthly_run
     from payouts.tasks import monthly_payout
     from tests.events.test_workers import experts_with_earnings
     from wallets.models import Tenant

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from bench.gateway_double import DEFAULTS, Double, serve
 from payouts.models import Payout
-from payouts.services import payouts_sync
+from payouts.runs import payouts_sync
 from payouts.tasks import monthly_payouts_fan_out, previous_month
 from tests.events.conftest import wait_until
 from tests.events.helpers import events_of

@@ -8,7 +8,7 @@ from collections import Counter
 
 from django.core.management.base import BaseCommand, CommandError
 
-from payouts.services import monthly_run
+from payouts.runs import monthly_run
 from wallets.errors import DomainError
 from wallets.models import Tenant
 from wallets.money import as_currency

@@ -3,7 +3,7 @@ pending with the payment providers: recharges (credited, failed, or left pending
 payouts (asked again with the same idempotency key, or read back), as their webhooks would have."""
 from django.core.management.base import BaseCommand, CommandError
 
-from payouts.services import payouts_sync
+from payouts.runs import payouts_sync
 from wallets.services.recharges import recharges_sync
 from wallets.validation import parse_duration
 
