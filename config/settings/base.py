@@ -110,6 +110,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["wallets.api.rendering.DecimalJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["wallets.api.rendering.DecimalJSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "wallets.api.rendering.JSONFirstNegotiation",
     "DEFAULT_SCHEMA_CLASS": "wallets.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "wallets.api.errors.exception_handler",

@@ -343,3 +343,37 @@ def test_hostile_bodies_on_the_hot_endpoints_are_refused_and_move_no_money(webud
     assert page.status_code == 400 and page.json()["code"] == "validation_error"
     assert balance() == held
     assert_ledger_invariants()
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "application/json; charset=utf-8", "text/html",
+                                    "application/json, */*;q=0.1", "", "application/*"])
+@pytest.mark.parametrize("query", ["", "?format=json", "?format=api", "?format="])
+def test_the_quick_negotiation_answers_what_drf_would(accept, query):
+    from django.http import Http404
+    from rest_framework.exceptions import NotAcceptable
+    from rest_framework.negotiation import DefaultContentNegotiation
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from wallets.api.rendering import DecimalJSONRenderer, JSONFirstNegotiation
+
+    headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+    request = Request(APIRequestFactory().get(f"/x{query}", **headers))
+    answers = []
+    for negotiation in (DefaultContentNegotiation(), JSONFirstNegotiation()):
+        try:
+            renderer, media_type = negotiation.select_renderer(request, [DecimalJSONRenderer()])
+            answers.append((type(renderer), media_type))
+        except (NotAcceptable, Http404) as exc:
+            answers.append(type(exc))
+    assert answers[0] == answers[1]
+
+
+def test_serializers_of_one_class_bind_their_own_copies_of_the_fields():
+    from wallets.api.tmr import MoneyIn
+
+    one, two = MoneyIn(data={"amount": 1, "currency": "USD"}), MoneyIn(data={"amount": "x"})
+    assert one.is_valid() and not two.is_valid()
+    assert one.fields["amount"] is not two.fields["amount"] and one.fields["amount"].parent is one
+    assert MoneyIn._declared_fields["amount"].parent is None  # the declared field itself is never bound
+    assert one.validated_data["amount"] == 1 and "amount" in two.errors

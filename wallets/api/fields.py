@@ -1,4 +1,5 @@
 """Serializer fields, and the request-body and query-string serializers, shared by both dialects."""
+import copy
 import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal
@@ -73,6 +74,12 @@ def _json_type_problem(field: serializers.Field, value) -> str | None:
 class InputSerializer(serializers.Serializer):
     """A JSON request body: an object with only the declared fields, each of its own JSON type (no
     `"10"` for 10, no `10` for `"10"`, no `"yes"` for true), its text free of control characters."""
+
+    def get_fields(self):
+        # Each request's serializer binds copies of the declared fields. DRF deep-copies them (each
+        # field built again from its arguments); a shallow copy is enough: binding sets the copy's own
+        # attributes, and what copies share (choices, validators, messages) is only read.
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):

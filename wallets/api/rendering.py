@@ -12,6 +12,7 @@ import simplejson
 from django.conf import settings
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
@@ -94,3 +95,24 @@ def iso_time(value: datetime) -> str:
 
 def optional_time(value: datetime | None) -> str | None:
     return None if value is None else iso_time(value)
+
+
+# What a JSON client's request says it accepts, or says nothing (then anything is accepted).
+_ANY = frozenset({None, "*/*", "application/json"})
+
+
+class JSONFirstNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, answered at once for what nearly every request sends (no `Accept`, `*/*`
+    or JSON, no `?format=`) when the view's first renderer is JSON: the answer DRF would give."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        first = renderers[0] if renderers else None
+        if (
+            format_suffix is None
+            and first is not None
+            and first.media_type == "application/json"
+            and request.META.get("HTTP_ACCEPT") in _ANY
+            and self.settings.URL_FORMAT_OVERRIDE not in request._request.GET
+        ):
+            return first, first.media_type
+        return super().select_renderer(request, renderers, format_suffix)
