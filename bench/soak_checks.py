@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db.models import Q, Sum
 
 from bench.gateway_double import Double
-from bench.soak_traffic import Op
+from bench.soak_client import Op
 from payouts.models import Payout
 from sessions_app.models import ConsultationSession
 from wallets.gateways import from_minor_units

@@ -1,6 +1,7 @@
 """Back-office screens of the core: users, wallets (suspend, reactivate, adjust), the ledger
 (read-only for everyone, superusers included: history is corrected by reversing or adjusting,
-never edited), API keys (created here with the key shown once), escrows, recharges, reconcile runs.
+never edited), escrows, recharges, provider notifications, reconcile runs; the events screens are in
+`wallets/admin_events.py`, API keys in `wallets/admin_keys.py` (both registered from here).
 
 Actions call `wallets.services` and are logged through `wallets.backoffice.audit`.
 """
@@ -15,8 +16,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from wallets import events, tenants
+from wallets import tenants
 from wallets.backoffice import (
+    NoWrites,
+    ReadOnlyAdmin,
     AsciiDecimalField,
     Figure,
     TransactionTenantFilter,
@@ -29,13 +32,8 @@ from wallets.backoffice import (
 from wallets.errors import DomainError, ErrorCode
 from wallets.models import (
     Account,
-    ApiKey,
-    BalanceMonitor,
-    Delivery,
-    DeliveryAttempt,
     Entry,
     Escrow,
-    Event,
     GatewayEvent,
     Hold,
     JournalTransaction,
@@ -43,31 +41,13 @@ from wallets.models import (
     ReconcileRun,
     Tenant,
     User,
-    WebhookEndpoint,
 )
 from wallets.money import CURRENCIES, as_currency
-from wallets.services import accounts, adjustments, api_keys
+from wallets.services import accounts, adjustments
 
 admin.site.site_header = "Wallet back office"
 admin.site.site_title = "Wallet back office"
 admin.site.index_title = "Money, users and reviews"
-
-
-class NoWrites:
-    """Nobody adds, changes or deletes these rows through admin, superusers included."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyAdmin(NoWrites, admin.ModelAdmin):
-    """Viewable with the model's view permission only."""
 
 
 # Tenants
@@ -414,149 +394,10 @@ class GatewayEventAdmin(ReadOnlyAdmin):
     readonly_fields = fields
 
 
-# Events for client backends: what was written, where it goes, and how each delivery went.
-
-
-@admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "tenant", "type", "id", "position", "dispatched")
-    list_filter = ("tenant", "type", "dispatched", "created_at")
-    search_fields = ("=id",)
-    date_hierarchy = "created_at"
-    fields = ("id", "tenant", "type", "created_at", "position", "dispatched", "data")
-    readonly_fields = fields
-
-
-def _enable(request, endpoint, reason):
-    return events.endpoint_enable(endpoint=endpoint)
-
-
-@admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(ReadOnlyAdmin):
-    """Clients' endpoints. One whose deliveries kept failing is `disabled`: finance sees why and can
-    enable it again once the client has fixed its receiver. The secret is never shown."""
-
-    list_display = ("url", "tenant", "status", "disabled_reason", "subscribed", "created_at", "updated_at")
-    list_filter = ("status", "tenant")
-    search_fields = ("url", "=id")
-    fields = ("id", "tenant", "url", "subscribed", "status", "disabled_reason", "created_at", "updated_at")
-    readonly_fields = fields
-    actions = ("enable_endpoints",)
-
-    enable_endpoints = reasoned_action(
-        description="Enable selected endpoints again", permission="enable", apply=_enable, done="Enabled",
-        describe=lambda endpoint: endpoint.url,
-    )
-
-    def has_enable_permission(self, request):
-        return request.user.has_perm("wallets.enable_webhookendpoint")
-
-    @admin.display(description="events")
-    def subscribed(self, endpoint):
-        return ", ".join(endpoint.events) or "all of the tenant's"
-
-
-class DeliveryAttemptInline(NoWrites, admin.TabularInline):
-    model = DeliveryAttempt
-    fields = ("attempted_at", "status_code", "duration_ms", "error", "response_body")
-    readonly_fields = fields
-    ordering = ("attempted_at",)
-    extra = 0
-
-
-def _send_again(request, delivery, reason):
-    return events.delivery_send_again(delivery=delivery)
-
-
-@admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdmin):
-    """Each event to each endpoint: its attempts with the receiver's answers; "send again" for one
-    that failed or was cancelled."""
-
-    list_display = ("id", "event_type", "endpoint", "status", "attempts", "last_status_code", "last_error",
-                    "next_attempt_at", "delivered_at", "created_at")
-    list_filter = ("status", "endpoint__tenant", "event__type", "created_at")
-    search_fields = ("=event__id", "endpoint__url")
-    list_select_related = ("event", "endpoint")
-    fields = ("id", "event", "endpoint", "status", "attempts", "last_status_code", "last_error", "next_attempt_at",
-              "delivered_at", "created_at", "retrying_since")
-    readonly_fields = fields
-    inlines = (DeliveryAttemptInline,)
-    actions = ("send_again",)
-
-    send_again = reasoned_action(
-        description="Send selected deliveries again", permission="resend", apply=_send_again, done="Sent again",
-        reason_required=False,
-    )
-
-    def has_resend_permission(self, request):
-        return request.user.has_perm("wallets.resend_delivery")
-
-    @admin.display(description="event", ordering="event__type")
-    def event_type(self, delivery):
-        return delivery.event.type
-
-
-@admin.register(BalanceMonitor)
-class BalanceMonitorAdmin(ReadOnlyAdmin):
-    list_display = ("id", "tenant", "account", "below", "armed", "created_at")
-    list_filter = ("tenant", "armed")
-    list_select_related = ("account",)
-
-
 @admin.register(ReconcileRun)
 class ReconcileRunAdmin(ReadOnlyAdmin):
     list_display = ("id", "ok", "accounts_checked", "transactions_checked", "started_at", "finished_at")
     list_filter = ("ok",)
 
 
-# API keys
-
-
-class ApiKeyAddForm(forms.ModelForm):
-    class Meta:
-        model = ApiKey
-        fields = ("name", "tenant")
-
-
-@admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("name", "tenant", "scope", "prefix", "is_active", "created_at")
-    list_filter = ("tenant", "is_active")
-    list_select_related = ("tenant",)
-    search_fields = ("name", "prefix")
-    fields = ("name", "tenant", "scope", "prefix", "is_active", "created_at")
-
-    @admin.display(description="scope (the tenant's dialect)")
-    def scope(self, key):
-        return key.tenant.dialect
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = ApiKeyAddForm
-            kwargs["fields"] = ("name", "tenant")
-        return super().get_form(request, obj, change, **kwargs)
-
-    def get_fields(self, request, obj=None):
-        return ("name", "tenant") if obj is None else self.fields
-
-    def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else ("tenant", "scope", "prefix", "created_at")
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # deactivate instead: the prefix stays reserved and the history readable
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            api_keys.api_key_update(key=obj, name=obj.name, is_active=obj.is_active)
-            return
-        key, raw = api_keys.api_key_create(name=obj.name, tenant=obj.tenant)
-        obj.pk, obj.prefix, obj.key_hash, obj.created_at = key.pk, key.prefix, key.key_hash, key.created_at
-        obj._state.adding = False
-        obj._state.db = key._state.db
-        self.message_user(
-            request,
-            format_html("New {} key “{}” ({}): <code id='new-api-key'>{}</code> — copy it now, it is not shown again.",
-                        key.tenant.name, key.name, key.scope, raw),
-            messages.WARNING,
-        )
+from wallets import admin_events, admin_keys  # noqa: E402, F401  (register the events and API keys screens)

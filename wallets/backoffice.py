@@ -236,3 +236,20 @@ def dashboard(user) -> Dashboard | None:
         last_reconcile=ReconcileRun.objects.order_by("-finished_at").first() if can_see_reconcile else None,
         can_see_reconcile=can_see_reconcile,
     )
+
+
+class NoWrites:
+    """Nobody adds, changes or deletes these rows through admin, superusers included."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdmin(NoWrites, admin.ModelAdmin):
+    """Viewable with the model's view permission only."""

@@ -17,7 +17,7 @@ no JWT caller's answer shows another user's ids, even when the request names the
 Tenants: `tests/tenants/test_isolation.py` runs every id-taking endpoint of both dialects (escrow of
 two TMR-dialect tenants included) with another tenant's ids, `tests/events/test_endpoints.py` and
 `tests/events/test_catch_up.py` do webhook endpoints and events between WeBuddy and TMR Land. What is
-left, two TMR-dialect tenants' webhook endpoints and events, is at the end of this file.
+left, two TMR-dialect tenants' webhook endpoints and events, is in `tests/tenants/test_tmr_tenants.py`.
 """
 import json
 from collections import Counter, defaultdict
@@ -34,11 +34,8 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from kyc.models import KycSubmission
 from kyc.services import kyc_submit
 from tests.factories import make_api_key, make_user, make_wallet
-from tests.tmr.helpers import PASSWORD, register
 from wallets.crypto import API_KEY_PREFIX
-from wallets.models import Account, Entry, Event, User, WebhookEndpoint
-from wallets.services import api_keys
-from wallets.tenants import tenant_create
+from wallets.models import Account, Entry, User
 
 pytestmark = pytest.mark.django_db
 
@@ -449,71 +446,3 @@ def test_api_credentials_never_open_the_admin(cast):
         response = send("admin/", "GET", cast.headers[principal.name], {}, {})
         login = response["Location"].split("?")[0] if response.status_code == 302 else None
         assert (response.status_code, login) == (302, "/admin/login/"), principal.name
-
-
-REFRESH = "/api/v1/auth/token/refresh"
-
-
-def test_sign_in_and_refresh_authenticate_by_their_body():
-    """The open token endpoints ask for credentials in the body: a deactivated user gets no token and
-    no new access token; an access token is no refresh token."""
-    user = register()
-    tokens = APIClient().post("/api/v1/auth/token", {"username": user["username"], "password": PASSWORD},
-                              format="json").json()
-    User.objects.filter(pk=user["id"]).update(is_active=False)
-
-    sign_in = APIClient().post("/api/v1/auth/token", {"username": user["username"], "password": PASSWORD},
-                               format="json")
-    refresh = APIClient().post(REFRESH, {"refresh": tokens["refresh"]}, format="json")
-    access_as_refresh = APIClient().post(REFRESH, {"refresh": tokens["access"]}, format="json")
-
-    for response in (sign_in, refresh, access_as_refresh):
-        assert (response.status_code, response.json()["code"]) == (401, "not_authenticated"), response.content
-        assert "access" not in response.json()
-
-
-# Tenants: what the other tenant tests leave out, two marketplaces of the TMR dialect.
-
-
-@pytest.fixture
-def bazaar():
-    """A second TMR-dialect marketplace with its own key, a webhook endpoint and an event."""
-    tenant = tenant_create(code="bazaar", name="Bazaar", dialect="tmr", currencies=["USD"])
-    _, raw = api_keys.api_key_create(name="bazaar orders", tenant=tenant)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
-    endpoint = client.post("/api/v1/wallet/webhook-endpoints", {"url": "https://bazaar.example.com/hooks"},
-                           format="json")
-    assert endpoint.status_code == 201, endpoint.content
-    event = Event.objects.create(tenant=tenant, type="kyc.submitted", data={}, position=1)
-    return {"client": client, "endpoint": endpoint.json()["id"], "event": str(event.pk)}
-
-
-def test_a_tmr_key_never_reaches_another_tmr_tenants_webhook_endpoints(tmr_key_client, bazaar):
-    mine = tmr_key_client.post("/api/v1/wallet/webhook-endpoints", {"url": "https://orders.example.com/hooks"},
-                               format="json").json()
-
-    theirs = tmr_key_client.delete(f"/api/v1/wallet/webhook-endpoints/{bazaar['endpoint']}")
-    unknown = tmr_key_client.delete(f"/api/v1/wallet/webhook-endpoints/{UNKNOWN_ID}")
-    listed = tmr_key_client.get("/api/v1/wallet/webhook-endpoints").json()
-
-    assert (theirs.status_code, theirs.json()) == (unknown.status_code, unknown.json())
-    assert (theirs.status_code, theirs.json()["code"]) == (404, "webhook_endpoint_not_found")
-    assert WebhookEndpoint.objects.get(pk=bazaar["endpoint"]).status == WebhookEndpoint.Status.ACTIVE
-    assert [e["id"] for e in listed["items"]] == [mine["id"]]
-    theirs_listed = bazaar["client"].get("/api/v1/wallet/webhook-endpoints").json()
-    assert [e["id"] for e in theirs_listed["items"]] == [bazaar["endpoint"]]
-
-
-def test_a_tmr_key_never_reads_another_tmr_tenants_events(tmr_key_client, bazaar):
-    own = Event.objects.create(tenant_id="tmr", type="kyc.submitted", data={}, position=2)
-
-    theirs = tmr_key_client.get("/api/v1/wallet/events", {"after": bazaar["event"]})
-    unknown = tmr_key_client.get("/api/v1/wallet/events", {"after": UNKNOWN_ID})
-    listed = tmr_key_client.get("/api/v1/wallet/events").json()
-
-    assert (theirs.status_code, theirs.json()) == (unknown.status_code, unknown.json())
-    assert (theirs.status_code, theirs.json()["code"]) == (404, "event_not_found")
-    assert [e["id"] for e in listed["items"]] == [str(own.pk)]
-    theirs_listed = bazaar["client"].get("/api/v1/wallet/events").json()
-    assert [e["id"] for e in theirs_listed["items"]] == [bazaar["event"]]

@@ -155,3 +155,24 @@ def test_a_user_token_cannot_use_escrow_endpoints():
     client, user = signed_in()
     response = client.post("/api/v1/wallet/escrow/freeze", {"user_id": user["id"], "order_id": "o", "amount": 1}, format="json")
     assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
+
+
+REFRESH = "/api/v1/auth/token/refresh"
+
+
+def test_sign_in_and_refresh_authenticate_by_their_body():
+    """The open token endpoints ask for credentials in the body: a deactivated user gets no token and
+    no new access token; an access token is no refresh token."""
+    user = register()
+    tokens = APIClient().post("/api/v1/auth/token", {"username": user["username"], "password": PASSWORD},
+                              format="json").json()
+    User.objects.filter(pk=user["id"]).update(is_active=False)
+
+    sign_in = APIClient().post("/api/v1/auth/token", {"username": user["username"], "password": PASSWORD},
+                               format="json")
+    refresh = APIClient().post(REFRESH, {"refresh": tokens["refresh"]}, format="json")
+    access_as_refresh = APIClient().post(REFRESH, {"refresh": tokens["access"]}, format="json")
+
+    for response in (sign_in, refresh, access_as_refresh):
+        assert (response.status_code, response.json()["code"]) == (401, "not_authenticated"), response.content
+        assert "access" not in response.json()

@@ -51,7 +51,6 @@ def events_dispatch(*, batch: int = 500) -> int:
     return len(events)
 
 
-
 # Deliveries
 
 
@@ -198,5 +197,3 @@ def delivery_send_again(*, delivery: Delivery) -> Delivery:
         locked.save(update_fields=["status", "next_attempt_at", "retrying_since"])
         _defer_attempt(locked.pk)
     return locked
-
-

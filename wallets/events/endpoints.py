@@ -155,5 +155,3 @@ def endpoint_find(*, tenant: Tenant, endpoint_id) -> WebhookEndpoint:
     if endpoint is None:
         raise DomainError(ErrorCode.WEBHOOK_ENDPOINT_NOT_FOUND, "No such webhook endpoint.")
     return endpoint
-
-

@@ -143,5 +143,3 @@ def events_after(*, tenant: Tenant, after=None, limit: int = 20) -> tuple[list[E
         events = events.filter(position__gt=cursor.position)
     found = list(events.select_related("tenant").order_by("position")[: limit + 1])
     return found[:limit], len(found) > limit
-
-
