@@ -138,6 +138,9 @@ API_MAX_BODY_BYTES = env.integer("API_MAX_BODY_BYTES", 256 * 1024)
 # Django's own cap on a body read into memory, never below the API's (the back office keeps Django's 2.5 MB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, API_MAX_BODY_BYTES)
 IDEMPOTENCY_TTL_HOURS = env.integer("IDEMPOTENCY_TTL_HOURS", 24)
+# How long a request waits for another one with its Idempotency-Key to finish before 409
+# `idempotency_key_in_use` (a duplicate never ties up a server thread for longer).
+IDEMPOTENCY_WAIT_SECONDS = env.integer("IDEMPOTENCY_WAIT_SECONDS", 10)
 
 # The domain.
 # The currency the `webuddy` tenant is created with (its row decides from then on).

@@ -1,6 +1,7 @@
 """`Idempotency-Key` on POST and PATCH: replay, reuse with another body, in-flight duplicates (a
 request that only touches our database: see tests/payments/test_phases.py for those that call out)."""
 import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -197,6 +198,62 @@ def test_a_duplicate_while_the_first_is_running_waits_for_it_and_replays_its_ans
     assert_ledger_invariants()
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls("tests.api.urls")
+def test_a_duplicate_waits_at_most_idempotency_wait_seconds_then_is_409_in_use(settings):
+    settings.IDEMPOTENCY_WAIT_SECONDS = 1
+    wallet = make_wallet()
+    _, raw = make_api_key("webuddy")
+    views.gate.update(entered=threading.Event(), release=threading.Event(), enabled=True)
+    results = {}
+
+    def first():
+        try:
+            results["first"] = post(client_with_key(raw), wallet, "7")
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert views.gate["entered"].wait(timeout=30)
+        views.gate["enabled"] = False
+        began = time.monotonic()
+        in_flight = post(client_with_key(raw), wallet, "7")
+        waited = time.monotonic() - began
+    finally:
+        views.gate["release"].set()
+        thread.join(timeout=30)
+
+    assert (in_flight.status_code, in_flight.json()["code"]) == (409, "idempotency_key_in_use")
+    assert 0.9 <= waited < 10  # it waited for the first one, but not for as long as the first one took
+    assert results["first"].status_code == 201
+    replay = post(client_with_key(raw), wallet, "7")
+    assert replay.status_code == 201 and replay.content == results["first"].content
+    wallet.refresh_from_db()
+    assert wallet.balance == D("7")
+
+
+@pytest.mark.django_db
+def test_the_claims_wait_limit_does_not_outlive_the_claim():
+    """The work after a claim waits for its own locks as any request does."""
+    from django.db import connection, transaction
+    from rest_framework.test import APIRequestFactory
+
+    from wallets.api.idempotency import _claim
+
+    request = APIRequestFactory().post("/v1/x")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        usual = cursor.fetchone()[0]
+        for _ in range(2):  # a new key, then the same key again (the record found, replayed)
+            with transaction.atomic():
+                _claim(client="tenant:webuddy", key="wait-limit", fingerprint="f", request=request)
+                cursor.execute("SHOW lock_timeout")
+                assert cursor.fetchone()[0] == usual
+            IdempotencyRecord.objects.filter(key="wait-limit").update(response_status=200, response_body="{}")
+
+
 @pytest.mark.django_db
 @pytest.mark.urls("tests.api.urls")
 def test_the_key_and_the_work_commit_together_or_not_at_all(webuddy_client, monkeypatch):
@@ -282,3 +339,28 @@ def test_the_migration_gives_each_tenant_the_newest_record_of_each_key():
     assert clients == {older.pk: f"key:{one.pk}", newest.pk: "tenant:webuddy", only.pk: "tenant:webuddy",
                        other_tenant.pk: "tenant:tmr", user.pk: user.client, kept.pk: "tenant:tmr",
                        shadowed.pk: f"key:{orders.pk}"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls("tests.api.urls")
+def test_a_record_an_old_process_wrote_under_its_keys_name_is_renamed_and_replayed():
+    """0029: what processes of the code before 0027 wrote under an API key's name while a deploy
+    rolled out takes the tenant's name, so a retry with the key replays it (or resumes it)."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    wallet = make_wallet()
+    key, raw = make_api_key("webuddy", "partner")
+    first = post(client_with_key(raw), wallet, "5", key="deploy-1")
+    IdempotencyRecord.objects.filter(key="deploy-1").update(client=f"key:{key.pk}")
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    executor.migrate([("wallets", "0028_recharge_capture_claim")])
+    executor = MigrationExecutor(connection)
+    executor.migrate(latest)
+
+    assert IdempotencyRecord.objects.get(key="deploy-1").client == "tenant:webuddy"
+    again = post(client_with_key(raw), wallet, "5", key="deploy-1")
+    assert (again.status_code, again["Idempotent-Replayed"], again.content) == (201, "true", first.content)
+    wallet.refresh_from_db()
+    assert wallet.balance == D("5")

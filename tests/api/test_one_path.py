@@ -377,3 +377,40 @@ def test_serializers_of_one_class_bind_their_own_copies_of_the_fields():
     assert one.fields["amount"] is not two.fields["amount"] and one.fields["amount"].parent is one
     assert MoneyIn._declared_fields["amount"].parent is None  # the declared field itself is never bound
     assert one.validated_data["amount"] == 1 and "amount" in two.errors
+
+
+def test_every_view_that_calls_a_service_which_calls_out_names_it():
+    """A keyed request runs in the phases of the service its view names (`service`); a view that called
+    such a service without naming it would wrap it in one transaction (and the service would refuse to
+    call out inside it)."""
+    import inspect
+
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    from payouts import services as payout_services
+    from wallets.recovery import runs_in_phases
+    from wallets.services import recharges
+
+    calling_out = {f.__name__: f for module in (payout_services, recharges) for f in vars(module).values()
+                   if callable(f) and runs_in_phases(f)}
+    assert {"recharge_create", "recharge_verify_razorpay", "payout_request_manual", "payout_request_monthly"} <= set(calling_out)
+
+    def views(resolver):
+        for entry in resolver.url_patterns:
+            if isinstance(entry, URLResolver):
+                yield from views(entry)
+            elif isinstance(entry, URLPattern) and hasattr(entry.callback, "cls"):
+                yield entry.callback.cls
+
+    checked = 0
+    for view in set(views(get_resolver())):
+        source = inspect.getsource(view)
+        for name, service in calling_out.items():
+            if f"{name}(" in source or f".{name})" in source:
+                assert getattr(view, "service", None) is service, f"{view.__name__} calls {name} without naming it"
+                checked += 1
+        if "self.service(" in source:
+            assert getattr(view, "service", None) is not None, f"{view.__name__} calls self.service but names none"
+        if getattr(view, "service", None) is not None:
+            assert runs_in_phases(view.service), f"{view.__name__} names a service that does not call out"
+    assert checked >= 4

@@ -77,9 +77,15 @@ class InputSerializer(serializers.Serializer):
 
     def get_fields(self):
         # Each request's serializer binds copies of the declared fields. DRF deep-copies them (each
-        # field built again from its arguments); a shallow copy is enough: binding sets the copy's own
-        # attributes, and what copies share (choices, validators, messages) is only read.
-        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
+        # field built again from its arguments); a shallow copy is enough for a plain field: binding
+        # sets the copy's own attributes, and what copies share (choices, validators, messages) is only
+        # read. A field with fields inside (a list's or dict's child, a nested serializer) is bound
+        # with them, so it is deep-copied as DRF does.
+        return {
+            name: copy.deepcopy(field) if hasattr(field, "child") or isinstance(field, serializers.BaseSerializer)
+            else copy.copy(field)
+            for name, field in self._declared_fields.items()
+        }
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):

@@ -25,7 +25,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -129,12 +129,29 @@ def _replay(record: IdempotencyRecord) -> HttpResponse:
 # The two statements every keyed request makes, written out (the ORM's compiler would cost more than
 # the statements themselves).
 _TABLE = IdempotencyRecord._meta.db_table
+# The claim waits for a record another transaction is writing at most IDEMPOTENCY_WAIT_SECONDS
+# (PostgreSQL's lock_timeout, set for this statement's wait in its FROM and put back in its RETURNING;
+# then 409), so a duplicate never ties up a server thread for longer.
 _INSERT = (
     f'INSERT INTO "{_TABLE}" (client, key, request_hash, method, path, lease_token, locked_until, recovery_point, '
     "recovery_data, response_status, response_body, created_at, expires_at) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '{}'::jsonb, NULL, NULL, %s, %s) "
-    "ON CONFLICT (client, key) DO NOTHING RETURNING id"
+    "SELECT %s, %s, %s, %s, %s, %s, %s, %s, '{}'::jsonb, NULL, NULL, %s, %s "
+    "FROM (SELECT set_config('lock_timeout', %s, true)) AS wait "
+    "ON CONFLICT (client, key) DO NOTHING RETURNING id, set_config('lock_timeout', %s, true)"
 )
+_WAIT_ENDS = "SELECT set_config('lock_timeout', %s, true)"
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _usual_lock_timeout(cursor) -> str:
+    """The connection's lock_timeout outside a claim (read once per connection)."""
+    value = getattr(connection, "wallet_lock_timeout", None)
+    if value is None:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        value = connection.wallet_lock_timeout = cursor.fetchone()[0]
+    return value
+
+
 _FINISH = (
     f'UPDATE "{_TABLE}" SET response_status = %s, response_body = %s, recovery_point = \'finished\', '
     "lease_token = NULL, locked_until = NULL WHERE id = %s AND lease_token = %s"
@@ -150,17 +167,26 @@ def _claim(*, client: str, key: str, fingerprint: str, request) -> RecordRecover
     token = uuid.uuid4()
     path = request.get_full_path()[:255]
     expires = now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
-    for _ in range(3):  # a record deleted (purged) between our insert and our read: insert again
+    try:
         with connection.cursor() as cursor:
-            cursor.execute(_INSERT, [client, key, fingerprint, request.method, path, token, _lease_end(), STARTED, now, expires])
-            row = cursor.fetchone()
-        if row is not None:
-            return RecordRecovery(row[0], token, STARTED, {})
-        record = IdempotencyRecord.objects.select_for_update().filter(client=client, key=key).first()
-        if record is not None:
-            break
-    else:
-        raise _in_use()
+            usual = _usual_lock_timeout(cursor)
+            wait = f"{settings.IDEMPOTENCY_WAIT_SECONDS * 1000}ms"
+            for _ in range(3):  # a record deleted (purged) between our insert and our read: insert again
+                cursor.execute(_INSERT, [client, key, fingerprint, request.method, path, token, _lease_end(), STARTED, now,
+                                         expires, wait, usual])
+                row = cursor.fetchone()
+                if row is not None:
+                    return RecordRecovery(row[0], token, STARTED, {})
+                record = IdempotencyRecord.objects.select_for_update().filter(client=client, key=key).first()
+                if record is not None:
+                    break
+            else:
+                raise _in_use()
+            cursor.execute(_WAIT_ENDS, [usual])
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise _in_use() from None
+        raise
     if record.finished and record.expires_at <= now:  # a finished key kept past its 24 hours starts afresh
         fresh = {
             "request_hash": fingerprint, "method": request.method, "path": path, "lease_token": token,

@@ -193,6 +193,7 @@ def _posted_wallet(wallet: Account, posted) -> dict:
     """The wallet after a posting: the posting returned its new balances (no second read)."""
     wallet.balance, wallet.held_balance = posted.balances[wallet.id]
     wallet.updated_at = posted.created_at
+    wallet.status = Account.Status.ACTIVE  # the posting found it active under its lock
     return render_wallet(wallet)
 
 

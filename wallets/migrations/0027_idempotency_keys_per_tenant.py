@@ -11,7 +11,7 @@ downgrade and this again) keeps that record.
 Deploying it: stop every process of the old code before this migration runs. The old code looks its
 records up under the key's old name only, so a retry answered by an old process after this ran (or
 after a new process wrote the tenant's record) would run again. A record an old process still wrote
-under its key's old name is found by the new code (wallets.api.idempotency) until it expires.
+under its key's old name was looked up by the new code for a while; 0029 renames what is left.
 
 Going back leaves the records as they are: the old code no longer finds them, so a retry after a
 downgrade runs again, as it would have with a second key.
