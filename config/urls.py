@@ -9,7 +9,7 @@ from payouts.api import webuddy as payouts_webuddy
 from sessions_app.api import webuddy as sessions_webuddy
 from wallets.api import events as wallets_events
 from wallets.api import tmr as wallets_tmr
-from wallets.api import webhooks as wallets_webhooks
+from wallets.api import notifications as provider_notifications
 from wallets.api import webuddy as wallets_webuddy
 from wallets.api.health import healthz, metrics, readyz
 
@@ -31,8 +31,8 @@ webuddy = [
     path("payouts/<str:payout_id>", payouts_webuddy.PayoutDetailView.as_view()),
     path("experts/bank-details", experts_webuddy.BankDetailsView.as_view()),
     path("experts/<str:expert_id>/bank-details", experts_webuddy.ExpertBankDetailsView.as_view()),
-    path("webhooks/razorpay", wallets_webhooks.RazorpayWebhookView.as_view()),
-    path("webhooks/stripe", wallets_webhooks.StripeWebhookView.as_view()),
+    path("webhooks/razorpay", provider_notifications.RazorpayWebhookView.as_view()),
+    path("webhooks/stripe", provider_notifications.StripeWebhookView.as_view()),
     path("webhook-endpoints", wallets_events.WebuddyEndpointsView.as_view()),
     path("webhook-endpoints/<str:endpoint_id>", wallets_events.WebuddyEndpointDetailView.as_view()),
     path("events", wallets_events.WebuddyEventsView.as_view()),

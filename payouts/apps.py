@@ -9,5 +9,5 @@ class PayoutsConfig(AppConfig):
         from wallets.events import register_event_types
 
         register_event_types("webuddy", "payout.processing", "payout.paid", "payout.failed", "payout.reversed")
-        from payouts import webhooks  # noqa: F401  (registers the payout events' handlers)
+        from payouts import notifications  # noqa: F401  (registers the handlers of the providers' payout notifications)
         from payouts.api import webuddy  # noqa: F401  (registers how events render a payout)

@@ -30,8 +30,8 @@ class WalletsConfig(AppConfig):
         # After every migrate and flush, so the tenants and their system accounts' stable ids resolve.
         post_migrate.connect(_ensure_tenants_and_system_accounts, sender=self)
         from wallets import checks  # noqa: F401  (registers the payments settings check)
-        from wallets import ledger, metrics, monitors
-        from wallets.events import register_event_types
+        from wallets import ledger, metrics
+        from wallets.events import monitors, register_event_types
 
         register_event_types("webuddy", "recharge.succeeded", "recharge.failed", "wallet.suspended", "wallet.reactivated",
                              "wallet.balance_low")

@@ -5,7 +5,8 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from wallets import events, monitors, replica, selectors
+from wallets import events, replica, selectors
+from wallets.events import monitors
 from wallets.api.auth import request_tenant
 from wallets.api.base import TmrKeyView, WebuddyView
 from wallets.api.fields import AmountField, InputSerializer, QueryIntegerField, QuerySerializer

@@ -8,12 +8,15 @@ tenant's webhook endpoints and delivered, signed, at least once.
   precede (those whose writing transaction is older than the oldest one running), so a reader paging
   by `position` never skips one that commits later.
 - `endpoints`: the tenant's webhook endpoints (public HTTPS addresses, checked again at each attempt).
+- `monitors`: low-balance monitors, evaluated after each posting of a watched wallet (a listener of
+  the ledger's, registered in `wallets/apps.py`).
 - `deliveries`: `events_dispatch()` makes a `Delivery` for each subscribed endpoint and defers its job
   in the same transaction; `delivery_attempt(delivery_id)` POSTs it once, signed, and schedules the
   next attempt (first after WEBHOOK_RETRY_BASE_SECONDS, doubling) until a 2xx or WEBHOOK_RETRY_HOURS.
 
 Outbound deliveries are "webhooks" to the tenant; the notifications providers send us are "provider
-notifications" (`wallets/webhooks.py`, `payouts/webhooks.py`).
+notifications" (`wallets/notifications.py`, `payouts/notifications.py`, the views in
+`wallets/api/notifications.py`).
 """
 from wallets.events.deliveries import (  # noqa: F401
     deliveries_due,

@@ -19,7 +19,7 @@ from wallets.gateways.razorpay_live import webhook_signature_valid
 from wallets.gateways.stripe_live import verified_event
 from wallets.models import GatewayEvent
 from wallets.validation import invalid
-from wallets.webhooks import webhook_receive
+from wallets.notifications import notification_receive
 
 TAGS = ["WeBuddy: payment provider webhooks"]
 
@@ -99,7 +99,7 @@ class RazorpayWebhookView(WebhookView):
             raise invalid("body", "The event is not JSON.") from None
         if not _event_text(event_id) or not isinstance(event, dict) or not _event_text(event.get("event")):
             raise invalid("X-Razorpay-Event-Id", "A signed event has an id and a type.")
-        received = webhook_receive(
+        received = notification_receive(
             provider=GatewayEvent.Provider.RAZORPAY, event_id=event_id, event_type=event["event"], event=event
         )
         return self.respond(received)
@@ -129,7 +129,7 @@ class StripeWebhookView(WebhookView):
             raise invalid("body", "The event is not JSON.") from None
         if not isinstance(event, dict) or not _event_text(event.get("id")) or not _event_text(event.get("type")):
             raise invalid("id", "A signed event has an id and a type.")
-        received = webhook_receive(
+        received = notification_receive(
             provider=GatewayEvent.Provider.STRIPE, event_id=event["id"], event_type=event["type"], event=event
         )
         return self.respond(received)

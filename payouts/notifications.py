@@ -1,13 +1,13 @@
 """The payment providers' events about payouts (RazorpayX payouts, Stripe transfers), applied through
 `payouts.services.payout_apply_status`: paid, failed (never after paid), reversed (credited back).
-Registered with `wallets.webhooks` when the app is ready."""
+Registered with `wallets.notifications` when the app is ready."""
 from payouts.models import Payout
 from payouts.services import payout_apply_status
 from wallets.gateways import GatewayPayout, from_minor_units
 from wallets.gateways.razorpay_live import payout_answer
 from wallets.models import GatewayEvent
 from wallets.validation import parse_uuid
-from wallets.webhooks import Handled, webhook_handler
+from wallets.notifications import Handled, notification_handler
 
 Provider = GatewayEvent.Provider
 Outcome = GatewayEvent.Outcome
@@ -33,7 +33,7 @@ def _apply(payout: Payout | None, answer: GatewayPayout, reversed_amount=None, w
     return Handled(outcome, "payout", str(payout.id))
 
 
-@webhook_handler(Provider.RAZORPAY, "payout.processed", "payout.failed", "payout.rejected", "payout.reversed")
+@notification_handler(Provider.RAZORPAY, "payout.processed", "payout.failed", "payout.rejected", "payout.reversed")
 def _razorpayx_payout(event: dict) -> Handled:
     entity = ((event.get("payload") or {}).get("payout") or {}).get("entity")
     if not entity or "id" not in entity:
@@ -45,7 +45,7 @@ def _razorpayx_payout(event: dict) -> Handled:
     return _apply(payout, answer, entity.get("amount") if answer.status == "reversed" else None, entity["id"])
 
 
-@webhook_handler(Provider.STRIPE, "transfer.reversed")
+@notification_handler(Provider.STRIPE, "transfer.reversed")
 def _stripe_transfer_reversed(event: dict) -> Handled:
     transfer = ((event.get("data") or {}).get("object")) or {}
     if "id" not in transfer:

@@ -1,11 +1,11 @@
 """Signed notifications from the payment providers, recorded once and applied through the same
 services as a synchronous answer.
 
-`webhook_receive` records the event by (provider, event id) in one transaction with its effect: a
+`notification_receive` records the event by (provider, event id) in one transaction with its effect: a
 replay of an event already recorded changes nothing; an event for nothing of ours, or of a type we do
 not handle, is recorded for finance (outcome `unknown`) and answered 200, so the provider does not
-retry it forever. Each app registers the handlers of its own objects (`webhook_handler`): recharges
-here, payouts in `payouts.webhooks`. The signature is checked by the view before anything is read.
+retry it forever. Each app registers the handlers of its own objects (`notification_handler`): recharges
+here, payouts in `payouts.notifications`. The signature is checked by the view before anything is read.
 """
 import logging
 from collections.abc import Callable
@@ -37,7 +37,7 @@ class Handled:
 _handlers: dict[tuple[str, str], Callable[[dict], Handled]] = {}
 
 
-def webhook_handler(provider: str, *event_types: str):
+def notification_handler(provider: str, *event_types: str):
     """Register `fn(event) -> Handled` for these event types of the provider."""
 
     def register(fn):
@@ -62,7 +62,7 @@ def _storable(event: dict) -> dict:
         return {"note": "the event could not be stored as it came", "type": str(event.get("type") or event.get("event"))}
 
 
-def webhook_receive(*, provider: str, event_id: str, event_type: str, event: dict) -> Received:
+def notification_receive(*, provider: str, event_id: str, event_type: str, event: dict) -> Received:
     """Record the provider's event once and apply it in the same transaction."""
     with transaction.atomic():
         record, created = GatewayEvent.objects.get_or_create(
@@ -110,7 +110,7 @@ def _apply_to_recharge(method: str, payment: GatewayPayment) -> Handled:
     return Handled(outcome, "recharge", str(recharge.id), detail)
 
 
-@webhook_handler(Provider.RAZORPAY, "payment.captured", "payment.failed", "order.paid")
+@notification_handler(Provider.RAZORPAY, "payment.captured", "payment.failed", "order.paid")
 def _razorpay_payment(event: dict) -> Handled:
     entity = ((event.get("payload") or {}).get("payment") or {}).get("entity")
     if not entity or "id" not in entity:
@@ -121,7 +121,7 @@ def _razorpay_payment(event: dict) -> Handled:
     return _apply_to_recharge(Recharge.Method.RAZORPAY, payment)
 
 
-@webhook_handler(Provider.RAZORPAY, "payment.authorized")
+@notification_handler(Provider.RAZORPAY, "payment.authorized")
 def _razorpay_authorized(event: dict) -> Handled:
     """A payment waits for our capture (orders are made with manual capture): the capture is queued
     as a job (no outside call inside this transaction), which captures at most one per order."""
@@ -142,7 +142,7 @@ def _razorpay_authorized(event: dict) -> Handled:
     return Handled(Outcome.APPLIED, "recharge", str(recharge.id), f"{payment.provider_payment_id}: capture queued")
 
 
-@webhook_handler(Provider.STRIPE, "payment_intent.succeeded", "payment_intent.payment_failed")
+@notification_handler(Provider.STRIPE, "payment_intent.succeeded", "payment_intent.payment_failed")
 def _stripe_intent(event: dict) -> Handled:
     intent = ((event.get("data") or {}).get("object")) or {}
     if "id" not in intent:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from wallets.errors import DomainError, ErrorCode
-from wallets.events import event_emit
+from wallets.events.outbox import event_emit
 from wallets.models import Account, BalanceMonitor, Tenant
 from wallets.money import parse_amount
 from wallets.validation import parse_id
