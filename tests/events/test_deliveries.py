@@ -288,3 +288,52 @@ def test_an_attempt_goes_to_the_address_that_was_vetted(webuddy_client, receiver
     assert attempt(delivery) == "delivered"
     assert receiver.received[0]["headers"]["Host"] == f"hooks.wallet-test.invalid:{port}"
     assert receiver.received[0]["path"] == "/in"
+
+
+
+def _jobs_waiting_for(delivery_id) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM procrastinate_jobs WHERE queueing_lock = %s AND status = 'todo'",
+                       [f"delivery:{delivery_id}"])
+        return cursor.fetchone()[0]
+
+
+def _pending_delivery_without_a_job(client, receiver) -> Delivery:
+    endpoint(client, receiver.url)
+    funded_user(client, 10)
+    [delivery] = fan_out()
+    with connection.cursor() as cursor:  # as if its job were lost
+        cursor.execute("DELETE FROM procrastinate_jobs WHERE queueing_lock = %s", [f"delivery:{delivery.pk}"])
+    assert _jobs_waiting_for(delivery.pk) == 0
+    return delivery
+
+
+def test_a_run_that_is_not_due_leaves_the_delivery_a_job(webuddy_client, receiver):
+    delivery = _pending_delivery_without_a_job(webuddy_client, receiver)
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now() + timedelta(minutes=5))
+
+    assert events.delivery_attempt(delivery_id=delivery.pk) == "not_due"
+    assert _jobs_waiting_for(delivery.pk) == 1
+    assert events.delivery_attempt(delivery_id=delivery.pk) == "not_due"
+    assert _jobs_waiting_for(delivery.pk) == 1  # never a second one
+    assert receiver.received == []
+
+
+def test_a_run_overtaken_by_another_leaves_the_delivery_a_job(webuddy_client, receiver, monkeypatch):
+    """Two runs of one delivery's job (one retried from a stalled worker): the one that finishes second
+    sees the other's attempt and records none, but the delivery, still pending, keeps a job."""
+    from django.db.models import F
+
+    from wallets.events import deliveries
+
+    delivery = _pending_delivery_without_a_job(webuddy_client, receiver)
+
+    def overtaken(target, body, headers):
+        # The other run attempts (and fails) while this one is posting.
+        Delivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
+        return 500, "busy"
+
+    monkeypatch.setattr(deliveries, "_post", overtaken)
+    assert events.delivery_attempt(delivery_id=delivery.pk) == Delivery.Status.PENDING
+    assert _jobs_waiting_for(delivery.pk) == 1
+    assert not DeliveryAttempt.objects.filter(delivery=delivery).exists()  # the other run records its own

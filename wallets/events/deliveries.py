@@ -112,7 +112,10 @@ def delivery_attempt(*, delivery_id: int) -> str:
     if delivery is None or delivery.status != Delivery.Status.PENDING:
         return "gone" if delivery is None else delivery.status
     if delivery.next_attempt_at and delivery.next_attempt_at > timezone.now() + timedelta(seconds=5):
-        return "not_due"  # its scheduled job will make the attempt
+        # Its scheduled job makes the attempt; should there be none (it was refused while this job,
+        # retried from a stalled worker, was the one waiting), there is one now.
+        _defer_attempt(delivery.pk, wait=(delivery.next_attempt_at - timezone.now()).total_seconds())
+        return "not_due"
     endpoint = delivery.endpoint
     if endpoint.status != WebhookEndpoint.Status.ACTIVE:
         Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(status=Delivery.Status.CANCELLED)
@@ -139,7 +142,13 @@ def delivery_attempt(*, delivery_id: int) -> str:
     with transaction.atomic():
         locked = Delivery.objects.select_for_update().get(pk=delivery.pk)
         if locked.status != Delivery.Status.PENDING or locked.attempts != delivery.attempts:
-            return locked.status  # finished, or attempted meanwhile by another run of this job
+            # Finished, or attempted meanwhile by another run of this job. That run's next attempt
+            # may have found this job waiting (one waiting job per delivery) and queued none: a
+            # delivery still pending keeps a job (none is added when one is waiting).
+            if locked.status == Delivery.Status.PENDING:
+                due = locked.next_attempt_at or timezone.now()
+                _defer_attempt(locked.pk, wait=max(0.0, (due - timezone.now()).total_seconds()))
+            return locked.status
         DeliveryAttempt.objects.create(delivery=locked, attempted_at=started, duration_ms=duration, status_code=status_code,
                                        response_body=_printable(response_body, RESPONSE_KEPT_BYTES), error=error)
         locked.attempts += 1
