@@ -90,7 +90,7 @@ class UserJWTAuthentication(JWTAuthentication):
     A token's signature, once checked, stays valid, so a verified token is remembered (per process, at
     most VERIFIED_MAX of them) until it expires; the user itself is still read on every request."""
 
-    _verified: dict[bytes, tuple[object, float]] = {}
+    _verified: dict[bytes, tuple[object, int]] = {}  # raw token -> (token, expiry in Unix seconds)
 
     def get_validated_token(self, raw_token):
         known = self._verified.get(raw_token)
@@ -100,7 +100,7 @@ class UserJWTAuthentication(JWTAuthentication):
         verified = type(self)._verified
         if len(verified) >= VERIFIED_MAX:
             verified.clear()
-        verified[raw_token] = (token, float(token["exp"]))
+        verified[raw_token] = (token, int(token["exp"]))
         return token
 
     def get_user(self, validated_token):
